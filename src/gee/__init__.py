@@ -1,0 +1,34 @@
+"""gee: a Gin-style web framework on ASGI.
+
+    import gee
+
+    r = gee.default()
+    r.get("/hello/:name", hello)
+    r.run(port=8000)
+"""
+
+from gee.context import Context, SSEvent
+from gee.engine import Engine, RouteInfo, default
+from gee.errors import HTTPError
+from gee.forms import Form, UploadFile
+from gee.group import RouterGroup
+from gee.middleware import LogEntry, basic_auth, body_limit, logger, recovery
+from gee.router import RouteConflictError
+
+__all__ = [
+    "Context",
+    "Engine",
+    "Form",
+    "HTTPError",
+    "LogEntry",
+    "RouteConflictError",
+    "RouteInfo",
+    "RouterGroup",
+    "SSEvent",
+    "UploadFile",
+    "basic_auth",
+    "body_limit",
+    "default",
+    "logger",
+    "recovery",
+]

@@ -1,0 +1,261 @@
+"""The Engine: the ASGI application, the root route group, and the server runner."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import ipaddress
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import quote
+
+from gee.context import ClientDisconnected, Context, Handler, Receive, Scope, Send
+from gee.group import HandlerFunc, RouterGroup
+from gee.handlers import ensure_async, handler_name
+from gee.router import PathDecodeError, Route, Router
+from gee.templates import Templates
+
+log = logging.getLogger("gee")
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class Engine(RouterGroup):
+    """A Gin-style web application; also an ASGI callable, so any ASGI server runs it.
+
+    Options follow Gin's: ``redirect_trailing_slash`` (on) answers ``/users/`` with a
+    redirect to ``/users`` when only that exists; ``handle_method_not_allowed`` (off)
+    answers 405 with ``Allow`` instead of 404; ``max_body_bytes`` caps request bodies
+    (413); ``trusted_proxies`` lists the proxies whose ``X-Forwarded-For`` is believed.
+    """
+
+    def __init__(
+        self,
+        *,
+        redirect_trailing_slash: bool = True,
+        handle_method_not_allowed: bool = False,
+        max_body_bytes: int | None = 1 << 20,
+        trusted_proxies: Iterable[str] = (),
+        remote_ip_headers: Iterable[str] = ("X-Forwarded-For", "X-Real-IP"),
+    ):
+        super().__init__(None, "/", [])
+        self._engine = self
+        self.router = Router()
+        self.redirect_trailing_slash = redirect_trailing_slash
+        self.handle_method_not_allowed = handle_method_not_allowed
+        if max_body_bytes is not None and max_body_bytes < 0:
+            raise ValueError(f"max_body_bytes must be >= 0 or None, not {max_body_bytes}")
+        self.max_body_bytes = max_body_bytes
+        self.trusted_proxies: list[IPNetwork] = [ipaddress.ip_network(p, strict=False) for p in trusted_proxies]
+        self.remote_ip_headers = tuple(remote_ip_headers)
+        self._groups: list[RouterGroup] = [self]
+        self._no_route: list[Handler] = []
+        self._no_method: list[Handler] = []
+        self._on_startup: list[Callable[[], Any]] = []
+        self._on_shutdown: list[Callable[[], Any]] = []
+        self._templates: Templates | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    # ------------------------------------------------------------ registration
+
+    def no_route(self, *handlers: HandlerFunc) -> None:
+        """Handlers for 404s; they run after the middleware of the deepest group owning the path."""
+        self._no_route = [ensure_async(h) for h in handlers]
+
+    def no_method(self, *handlers: HandlerFunc) -> None:
+        """Handlers for 405s (with ``handle_method_not_allowed``), after the engine's middleware."""
+        self._no_method = [ensure_async(h) for h in handlers]
+
+    def routes(self) -> list[RouteInfo]:
+        return [RouteInfo(r) for r in self.router.routes()]
+
+    def on_startup(self, fn: Callable[[], Any]) -> Callable[[], Any]:
+        """Run ``fn`` (plain or async) when the server starts (ASGI lifespan); usable as a decorator."""
+        self._on_startup.append(fn)
+        return fn
+
+    def on_shutdown(self, fn: Callable[[], Any]) -> Callable[[], Any]:
+        self._on_shutdown.append(fn)
+        return fn
+
+    def load_templates(
+        self,
+        directory: str,
+        *,
+        filters: dict[str, Callable[..., Any]] | None = None,
+        globals: dict[str, Any] | None = None,
+    ) -> Templates:
+        """Load Jinja2 templates from ``directory``; HTML, HTM and XML files are autoescaped."""
+        self._templates = Templates(directory, filters=filters, globals=globals)
+        return self._templates
+
+    @property
+    def templates(self) -> Templates:
+        if self._templates is None:
+            raise RuntimeError("no templates are loaded: call engine.load_templates(directory) before c.html()")
+        return self._templates
+
+    def is_trusted_proxy(self, address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in self.trusted_proxies)
+
+    # ---------------------------------------------------------------- serving
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._handle(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+        else:  # websockets are not served: close politely rather than crash the server
+            await send({"type": "websocket.close", "code": 1003})
+
+    async def _handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.loop is None:
+            self.loop = asyncio.get_running_loop()
+        c = Context(self, scope, receive, send)
+        raw = scope.get("raw_path")
+        if raw:
+            path = raw.decode("latin-1")
+            if "?" in path:  # some servers and test transports leave the query on raw_path
+                path = path.partition("?")[0]
+        else:
+            path = quote(scope["path"])
+        try:
+            match = self.router.find(c.method, path)
+            if match is not None:
+                route, c._param_values = match
+                c.full_path = route.pattern
+                c._param_names = route.param_names
+                c._handlers = route.handlers
+            else:
+                self._unmatched(c, path)
+            await c._run_chain()
+            await c._finish()
+        except PathDecodeError as error:
+            c.json(400, {"error": f"{error}; percent-escapes in the path must encode UTF-8"})
+            await c._finish()
+        except ClientDisconnected:
+            return
+        except Exception:
+            log.exception("unhandled error in %s %s (add gee.recovery() to answer it yourself)", c.method, c.path)
+            if not c._started:
+                c._headers = []
+                c._body_iter = None
+                c.string(500, "Internal Server Error")
+                await c._finish()
+        finally:
+            if c._form is not None:
+                c._form.close()
+
+    def _unmatched(self, c: Context, path: str) -> None:
+        """Choose the chain for a path with no route: redirect, 405 or 404."""
+        method = c.method
+        router = self.router
+        if self.redirect_trailing_slash and path != "/":
+            other = path[:-1] if path.endswith("/") else path + "/"
+            if router.find(method, other) is not None:
+                query = c.scope.get("query_string", b"")
+                location = other + ("?" + query.decode("latin-1") if query else "")
+                c.redirect(301 if method == "GET" else 308, location)
+                return
+        if self.handle_method_not_allowed:
+            allowed = [m for m in router.methods() if m != method and router.find(m, path) is not None]
+            if allowed:
+                c.header("allow", ", ".join(allowed))
+                c._status = 405
+                c._handlers = (*self.middleware, *self._no_method, _default_body("405 method not allowed"))
+                return
+        c._status = 404
+        owner = max((g for g in self._groups if _owns(g.prefix, c.path)), key=lambda g: len(g.prefix))
+        c._handlers = (*owner.middleware, *self._no_route, _default_body("404 page not found"))
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                self.loop = asyncio.get_running_loop()
+                try:
+                    await _call_all(self._on_startup)
+                except Exception as exc:
+                    log.exception("start-up hook failed")
+                    await send({"type": "lifespan.startup.failed", "message": f"start-up hook failed: {exc!r}"})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                try:
+                    await _call_all(self._on_shutdown)
+                except Exception as exc:
+                    log.exception("shut-down hook failed")
+                    await send({"type": "lifespan.shutdown.failed", "message": f"shut-down hook failed: {exc!r}"})
+                    return
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    def run(self, host: str = "127.0.0.1", port: int = 8080, *, workers: int = 1, **uvicorn_options: Any) -> None:
+        """Serve with uvicorn (httptools and uvloop when installed); blocks until stopped.
+
+        Several workers need the app as an import string, since each worker process
+        imports it: pass ``app="package.module:engine"``.
+        """
+        import uvicorn
+
+        app: Any = uvicorn_options.pop("app", self)
+        if workers > 1 and not isinstance(app, str):
+            raise ValueError(
+                'workers > 1 needs the engine as an import string, e.g. engine.run(workers=4, app="myapp:engine"), '
+                "because every worker process imports it"
+            )
+        if not logging.getLogger().handlers and not log.handlers:
+            logging.basicConfig(level=logging.INFO, format="%(message)s")
+        uvicorn_options.setdefault("access_log", False)  # gee.logger() writes the access log
+        uvicorn.run(app, host=host, port=port, workers=workers, **uvicorn_options)
+
+
+class RouteInfo:
+    """One line of ``engine.routes()``: method, path and the name of the final handler."""
+
+    __slots__ = ("method", "path", "handler", "handlers")
+
+    def __init__(self, route: Route):
+        self.method = route.method
+        self.path = route.pattern
+        self.handlers = route.handlers
+        self.handler = handler_name(route.handlers[-1])
+
+    def __repr__(self) -> str:
+        return f"{self.method:<7} {self.path} --> {self.handler} ({len(self.handlers)} handlers)"
+
+
+def _owns(prefix: str, path: str) -> bool:
+    return prefix == "/" or path == prefix.rstrip("/") or path.startswith(prefix.rstrip("/") + "/")
+
+
+def _default_body(text: str) -> Handler:
+    """The last handler of a 404/405 chain: Gin's default text, if nothing wrote a body."""
+
+    async def default_body(c: Context) -> None:
+        if not c._body and c._body_iter is None:
+            c.string(c._status, text)
+
+    return default_body
+
+
+async def _call_all(hooks: list[Callable[[], Any]]) -> None:
+    for hook in hooks:
+        result = hook()
+        if inspect.isawaitable(result):
+            await result
+
+
+def default(**options: Any) -> Engine:
+    """An Engine with the Logger and Recovery middleware, as Gin's ``gin.Default()``."""
+    from gee.middleware import logger, recovery
+
+    engine = Engine(**options)
+    engine.use(logger(), recovery())
+    return engine
