@@ -1,10 +1,10 @@
 """gee: a Gin-style web framework on ASGI.
 
-    import gee
+import gee
 
-    r = gee.default()
-    r.get("/hello/:name", hello)
-    r.run(port=8000)
+r = gee.default()
+r.get("/hello/:name", hello)
+r.run(port=8000)
 """
 
 from gee.context import Context, SSEvent

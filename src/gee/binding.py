@@ -7,7 +7,7 @@ client can fix them all in one go.
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from gee.errors import HTTPError
 
@@ -16,7 +16,6 @@ if TYPE_CHECKING:
 
     from gee.context import Context
 
-T = TypeVar("T")
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
@@ -27,11 +26,11 @@ def _adapter(model: Any) -> TypeAdapter[Any]:
     return TypeAdapter(model)
 
 
-def validate(model: type[T], data: Any) -> T:
+def validate(model: Any, data: Any) -> Any:
     from pydantic import ValidationError
 
     try:
-        result: T = _adapter(model).validate_python(data)
+        result = _adapter(model).validate_python(data)
     except ValidationError as exc:
         fields = [
             {"field": ".".join(str(part) for part in error["loc"]) or "(body)", "message": error["msg"]}
@@ -42,7 +41,7 @@ def validate(model: type[T], data: Any) -> T:
     return result
 
 
-async def bind_body(c: Context, model: type[T]) -> T:
+async def bind_body(c: Context, model: Any) -> Any:
     kind = c.content_type
     if kind == "application/json" or kind.endswith("+json"):
         return validate(model, await c.read_json())

@@ -79,32 +79,32 @@ class Context:
     """Wraps one request and its response; every handler and middleware receives it."""
 
     __slots__ = (
-        "engine",
-        "scope",
-        "_receive",
-        "_send",
-        "method",
-        "path",
-        "full_path",
+        "_body",
+        "_body_iter",
+        "_cookies",
+        "_form",
+        "_handlers",
+        "_headers",
+        "_in_worker",
+        "_index",
+        "_keys",
         "_param_names",
         "_param_values",
         "_params",
-        "_handlers",
-        "_index",
-        "_in_worker",
-        "_status",
-        "_headers",
-        "_body",
-        "_body_iter",
-        "_started",
-        "_keys",
         "_query",
-        "_request_headers",
+        "_receive",
         "_request_body",
-        "_cookies",
-        "_form",
-        "max_body_bytes",
+        "_request_headers",
+        "_send",
+        "_started",
+        "_status",
+        "engine",
         "errors",
+        "full_path",
+        "max_body_bytes",
+        "method",
+        "path",
+        "scope",
     )
 
     def __init__(self, engine: Engine, scope: Scope, receive: Receive, send: Send):
@@ -147,7 +147,9 @@ class Context:
         if self._in_worker:
             self._in_worker = False
             try:
-                asyncio.run_coroutine_threadsafe(self._run_chain(), self.engine.loop).result()
+                loop = self.engine.loop
+                assert loop is not None  # set when the first request arrives
+                asyncio.run_coroutine_threadsafe(self._run_chain(), loop).result()
             finally:
                 self._in_worker = True
             return _DONE
@@ -213,7 +215,7 @@ class Context:
     @property
     def params(self) -> dict[str, str]:
         if self._params is None:
-            self._params = dict(zip(self._param_names, self._param_values))
+            self._params = dict(zip(self._param_names, self._param_values, strict=True))
         return self._params
 
     def _parsed_query(self) -> dict[str, list[str]]:
@@ -279,19 +281,23 @@ class Context:
             return remote
         for header in engine.remote_ip_headers:
             value = self.headers.get(header)
-            if not value:
-                continue
-            hops = [hop.strip() for hop in value.split(",")]
-            for hop in reversed(hops):
-                try:
-                    ipaddress.ip_address(hop)
-                except ValueError:
-                    break
-                if not engine.is_trusted_proxy(hop):
+            if value:
+                hop = self._first_untrusted_hop(value)
+                if hop is not None:
                     return hop
-            if hops and hops[0]:
-                return hops[0]
         return remote
+
+    def _first_untrusted_hop(self, forwarded: str) -> str | None:
+        """Right to left, the first hop that is not a trusted proxy (or the leftmost); None if one is not an IP."""
+        hops = [hop.strip() for hop in forwarded.split(",")]
+        for i in range(len(hops) - 1, -1, -1):
+            try:
+                ipaddress.ip_address(hops[i])
+            except ValueError:
+                return None
+            if i == 0 or not self.engine.is_trusted_proxy(hops[i]):
+                return hops[i]
+        return None
 
     async def stream_body(self) -> AsyncIterator[bytes]:
         """The request body chunk by chunk, stopping with 413 past ``max_body_bytes``."""
@@ -347,13 +353,15 @@ class Context:
         """
         from gee.binding import bind_body
 
-        return await bind_body(self, model)
+        value: T = await bind_body(self, model)
+        return value
 
     def bind_query(self, model: type[T]) -> T:
         """Validate the query string into a pydantic model or dataclass (400 on field errors)."""
         from gee.binding import validate
 
-        return validate(model, {k: v[0] if len(v) == 1 else v for k, v in self._parsed_query().items()})
+        value: T = validate(model, {k: v[0] if len(v) == 1 else v for k, v in self._parsed_query().items()})
+        return value
 
     # --------------------------------------------------------------- response
 

@@ -219,7 +219,7 @@ class Engine(RouterGroup):
 class RouteInfo:
     """One line of ``engine.routes()``: method, path and the name of the final handler."""
 
-    __slots__ = ("method", "path", "handler", "handlers")
+    __slots__ = ("handler", "handlers", "method", "path")
 
     def __init__(self, route: Route):
         self.method = route.method

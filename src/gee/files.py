@@ -27,7 +27,7 @@ def _content_type(path: str) -> str:
     return guessed
 
 
-def _parse_range(header: str, size: int) -> tuple[int, int] | None | bool:
+def _parse_range(header: str, size: int) -> tuple[int, int] | bool | None:
     """One ``bytes=`` range as (start, end inclusive); None to ignore the header; False if unsatisfiable."""
     unit, _, spec = header.partition("=")
     if unit.strip().lower() != "bytes" or "," in spec:
@@ -128,7 +128,7 @@ def prepare_file(c: Context, path: str, *, filename: str | None = None, attachme
         c.header("content-length", str(length))
         c._body_iter = _no_body()
         return
-    handle = open(path, "rb")
+    handle = open(path, "rb")  # noqa: SIM115 - closed by _chunks once the body is sent
     if start:
         handle.seek(start)
     if length <= SMALL_FILE:

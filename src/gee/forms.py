@@ -33,7 +33,7 @@ class UploadFile:
         self.filename = filename
         self.content_type = content_type
         self.headers = headers
-        self.file = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)
+        self.file = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 - closed with the form
         self.size = 0
 
     async def read(self, size: int = -1) -> bytes:

@@ -21,7 +21,7 @@ def ensure_async(handler: Callable[[Context], Any]) -> Handler:
     """Return ``handler`` as a coroutine function of the context."""
     if not callable(handler):
         raise TypeError(f"a handler must be a function taking the context, not {handler!r}")
-    if inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(getattr(handler, "__call__", None)):
+    if inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(type(handler).__call__):
         return handler
 
     @functools.wraps(handler)

@@ -42,7 +42,7 @@ class PathDecodeError(ValueError):
 class Route:
     """A registered route: what the router hands back on a match."""
 
-    __slots__ = ("method", "pattern", "handlers", "param_names")
+    __slots__ = ("handlers", "method", "param_names", "pattern")
 
     def __init__(self, method: str, pattern: str, handlers: Sequence[Any], param_names: tuple[str, ...]):
         self.method = method

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Coroutine
+from collections.abc import AsyncIterator, Coroutine, Iterable
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -17,6 +17,11 @@ import httpx
 
 T = TypeVar("T")
 ASGIApp = Any
+
+
+async def _as_async(chunks: Iterable[bytes]) -> AsyncIterator[bytes]:
+    for chunk in chunks:
+        yield chunk
 
 
 class _Lifespan:
@@ -109,6 +114,9 @@ class TestClient:
         self._loop.close()
 
     def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        content = kwargs.get("content")
+        if content is not None and not isinstance(content, bytes | str) and isinstance(content, Iterable):
+            kwargs["content"] = _as_async(content)  # the ASGI transport only takes async streams
         return self._call(self._client.request(method, url, **kwargs))
 
     def get(self, url: str, **kwargs: Any) -> httpx.Response:
