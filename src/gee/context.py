@@ -22,6 +22,7 @@ from gee.headers import Headers
 if TYPE_CHECKING:
     from gee.engine import Engine
     from gee.forms import Form
+    from gee.router import Route
 
 T = TypeVar("T")
 Handler = Callable[["Context"], Awaitable[Any]]
@@ -75,50 +76,63 @@ class SSEvent:
         return ("\n".join(lines) + "\n\n").encode()
 
 
+class _Lazy:
+    """Per-request state that most requests never touch, made on first use."""
+
+    __slots__ = ("body", "cookies", "errors", "form", "headers", "keys", "params", "query")
+
+    def __init__(self) -> None:
+        self.keys: dict[str, Any] = {}
+        self.query: dict[str, list[str]] | None = None
+        self.headers: Headers | None = None
+        self.body: bytes | None = None
+        self.cookies: dict[str, str] | None = None
+        self.form: Form | None = None
+        self.params: dict[str, str] | None = None
+        self.errors: list[BaseException] = []
+
+
 class Context:
     """Wraps one request and its response; every handler and middleware receives it."""
 
     __slots__ = (
         "_body",
         "_body_iter",
-        "_cookies",
-        "_form",
         "_handlers",
         "_headers",
         "_in_worker",
         "_index",
-        "_keys",
-        "_param_names",
+        "_lazy",
         "_param_values",
-        "_params",
-        "_query",
         "_receive",
-        "_request_body",
-        "_request_headers",
+        "_route",
         "_send",
         "_started",
         "_status",
         "engine",
-        "errors",
-        "full_path",
         "max_body_bytes",
-        "method",
-        "path",
         "scope",
     )
 
-    def __init__(self, engine: Engine, scope: Scope, receive: Receive, send: Send):
+    def __init__(
+        self,
+        engine: Engine,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        route: Route | None = None,
+        param_values: list[str] | None = None,
+        handlers: tuple[Handler, ...] = (),
+    ):
+        # Only what every request needs is set here; the rest waits in ``_lazy``
+        # until a handler asks for it, since each field costs time on every request.
         self.engine = engine
         self.scope = scope
         self._receive = receive
         self._send = send
-        self.method: str = scope["method"]
-        self.path: str = scope["path"]
-        self.full_path = ""
-        self._param_names: tuple[str, ...] = ()
-        self._param_values: list[str] = []
-        self._params: dict[str, str] | None = None
-        self._handlers: tuple[Handler, ...] = ()
+        self._route = route
+        self._param_values = param_values
+        self._handlers = handlers
         self._index = -1
         self._in_worker = False
         self._status = 200
@@ -126,14 +140,33 @@ class Context:
         self._body = b""
         self._body_iter: AsyncIterator[bytes] | None = None
         self._started = False
-        self._keys: dict[str, Any] | None = None
-        self._query: dict[str, list[str]] | None = None
-        self._request_headers: Headers | None = None
-        self._request_body: bytes | None = None
-        self._cookies: dict[str, str] | None = None
-        self._form: Form | None = None
+        self._lazy: _Lazy | None = None
         self.max_body_bytes: int | None = engine.max_body_bytes
-        self.errors: list[BaseException] = []
+
+    @property
+    def method(self) -> str:
+        return self.scope["method"]  # type: ignore[no-any-return]
+
+    @property
+    def path(self) -> str:
+        """The percent-decoded request path."""
+        return self.scope["path"]  # type: ignore[no-any-return]
+
+    @property
+    def full_path(self) -> str:
+        """The matched route's pattern, as ``/users/:id`` (Gin's ``FullPath``); '' when none matched."""
+        return "" if self._route is None else self._route.pattern
+
+    @property
+    def _extra(self) -> _Lazy:
+        if self._lazy is None:
+            self._lazy = _Lazy()
+        return self._lazy
+
+    @property
+    def errors(self) -> list[BaseException]:
+        """Errors met while handling the request (Gin's ``c.Errors``), for the Logger and friends."""
+        return self._extra.errors
 
     # ------------------------------------------------------------------ chain
 
@@ -193,18 +226,14 @@ class Context:
 
     def set(self, key: str, value: Any) -> None:
         """Store a value for later handlers of this request (Gin's ``c.Set``)."""
-        if self._keys is None:
-            self._keys = {}
-        self._keys[key] = value
+        self._extra.keys[key] = value
 
     def get(self, key: str, default: Any = None) -> Any:
-        return default if self._keys is None else self._keys.get(key, default)
+        return default if self._lazy is None else self._lazy.keys.get(key, default)
 
     @property
     def keys(self) -> dict[str, Any]:
-        if self._keys is None:
-            self._keys = {}
-        return self._keys
+        return self._extra.keys
 
     # ---------------------------------------------------------------- request
 
@@ -214,15 +243,18 @@ class Context:
 
     @property
     def params(self) -> dict[str, str]:
-        if self._params is None:
-            self._params = dict(zip(self._param_names, self._param_values, strict=True))
-        return self._params
+        extra = self._extra
+        if extra.params is None:
+            route = self._route
+            extra.params = {} if route is None else dict(zip(route.param_names, self._param_values or (), strict=True))
+        return extra.params
 
     def _parsed_query(self) -> dict[str, list[str]]:
-        if self._query is None:
+        extra = self._extra
+        if extra.query is None:
             raw = self.scope.get("query_string", b"")
-            self._query = parse_qs(raw.decode("latin-1"), keep_blank_values=True) if raw else {}
-        return self._query
+            extra.query = parse_qs(raw.decode("latin-1"), keep_blank_values=True) if raw else {}
+        return extra.query
 
     def query(self, name: str, default: str | None = None) -> str | None:
         """The first value of a query parameter, or ``default`` when it is absent."""
@@ -238,9 +270,10 @@ class Context:
 
     @property
     def headers(self) -> Headers:
-        if self._request_headers is None:
-            self._request_headers = Headers(self.scope["headers"])
-        return self._request_headers
+        extra = self._extra
+        if extra.headers is None:
+            extra.headers = Headers(self.scope["headers"])
+        return extra.headers
 
     @property
     def content_type(self) -> str:
@@ -249,15 +282,16 @@ class Context:
 
     @property
     def cookies(self) -> dict[str, str]:
-        if self._cookies is None:
+        extra = self._extra
+        if extra.cookies is None:
             jar: SimpleCookie = SimpleCookie()
             for header in self.headers.get_all("cookie"):
                 try:
                     jar.load(header)
                 except Exception:  # a malformed cookie header is ignored, as browsers do
                     continue
-            self._cookies = {name: morsel.value for name, morsel in jar.items()}
-        return self._cookies
+            extra.cookies = {name: morsel.value for name, morsel in jar.items()}
+        return extra.cookies
 
     def cookie(self, name: str, default: str | None = None) -> str | None:
         return self.cookies.get(name, default)
@@ -322,9 +356,10 @@ class Context:
 
     async def body(self) -> bytes:
         """The whole request body (read once, then cached)."""
-        if self._request_body is None:
-            self._request_body = b"".join([chunk async for chunk in self.stream_body()])
-        return self._request_body
+        extra = self._extra
+        if extra.body is None:
+            extra.body = b"".join([chunk async for chunk in self.stream_body()])
+        return extra.body
 
     async def read_json(self) -> Any:
         """The body parsed as JSON; malformed JSON answers 400 naming the problem."""
@@ -340,11 +375,12 @@ class Context:
 
     async def form(self) -> Form:
         """URL-encoded or multipart form fields, with uploaded files (closed after the response)."""
-        if self._form is None:
+        extra = self._extra
+        if extra.form is None:
             from gee.forms import parse_form
 
-            self._form = await parse_form(self)
-        return self._form
+            extra.form = await parse_form(self)
+        return extra.form
 
     async def bind(self, model: type[T]) -> T:
         """Validate the body (JSON or form, by content type) into a pydantic model or dataclass.

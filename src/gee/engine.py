@@ -55,7 +55,7 @@ class Engine(RouterGroup):
         self._on_startup: list[Callable[[], Any]] = []
         self._on_shutdown: list[Callable[[], Any]] = []
         self._templates: Templates | None = None
-        self.loop: asyncio.AbstractEventLoop | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None  # set at start-up or by the first sync handler
 
     # ------------------------------------------------------------ registration
 
@@ -106,18 +106,9 @@ class Engine(RouterGroup):
     # ---------------------------------------------------------------- serving
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        kind = scope["type"]
-        if kind == "http":
-            await self._handle(scope, receive, send)
-        elif kind == "lifespan":
-            await self._lifespan(receive, send)
-        else:  # websockets are not served: close politely rather than crash the server
-            await send({"type": "websocket.close", "code": 1003})
-
-    async def _handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.loop is None:
-            self.loop = asyncio.get_running_loop()
-        c = Context(self, scope, receive, send)
+        if scope["type"] != "http":
+            await self._other(scope, receive, send)
+            return
         raw = scope.get("raw_path")
         if raw:
             path = raw.decode("latin-1")
@@ -126,18 +117,20 @@ class Engine(RouterGroup):
         else:
             path = quote(scope["path"])
         try:
-            match = self.router.find(c.method, path)
-            if match is not None:
-                route, c._param_values = match
-                c.full_path = route.pattern
-                c._param_names = route.param_names
-                c._handlers = route.handlers
-            else:
-                self._unmatched(c, path)
-            await c._run_chain()
-            await c._finish()
+            match = self.router.find(scope["method"], path)
         except PathDecodeError as error:
+            c = Context(self, scope, receive, send)
             c.json(400, {"error": f"{error}; percent-escapes in the path must encode UTF-8"})
+            await c._finish()
+            return
+        if match is not None:
+            route, values = match
+            c = Context(self, scope, receive, send, route, values, route.handlers)
+        else:
+            c = Context(self, scope, receive, send)
+            self._unmatched(c, path)
+        try:
+            await c._run_chain()
             await c._finish()
         except ClientDisconnected:
             return
@@ -149,8 +142,14 @@ class Engine(RouterGroup):
                 c.string(500, "Internal Server Error")
                 await c._finish()
         finally:
-            if c._form is not None:
-                c._form.close()
+            if c._lazy is not None and c._lazy.form is not None:
+                c._lazy.form.close()
+
+    async def _other(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+        else:  # websockets are not served: close politely rather than crash the server
+            await send({"type": "websocket.close", "code": 1003})
 
     def _unmatched(self, c: Context, path: str) -> None:
         """Choose the chain for a path with no route: redirect, 405 or 404."""

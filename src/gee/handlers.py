@@ -26,7 +26,7 @@ def ensure_async(handler: Callable[[Context], Any]) -> Handler:
 
     @functools.wraps(handler)
     async def run_in_thread(c: Context) -> None:
-        loop = asyncio.get_running_loop()
+        loop = c.engine.loop = asyncio.get_running_loop()
         c._in_worker = True
         try:
             await loop.run_in_executor(_pool, handler, c)

@@ -10,6 +10,8 @@ allows since 1.7).
 Matching runs first as a greedy walk (static child if any, else the param child).
 When the greedy walk finds a route it is the same route a full depth-first search
 would find first, so the backtracking search only runs when the greedy walk fails.
+The leading empty segment of every path is a segment like any other, so the walk
+needs no special case for the root.
 Routes without parameters are also kept in a flat dict per method, so a static
 lookup is one dict probe.
 
@@ -66,19 +68,6 @@ def _decode_segment(segment: str) -> str:
         raise PathDecodeError(f"path segment {segment!r} is not valid percent-encoded UTF-8") from exc
 
 
-def _greedy(root: Node, segments: list[str], values: list[str]) -> Route | None:
-    node = root
-    for segment in segments:
-        child = node.get(segment)
-        if child is None:
-            child = node.get(PARAM)
-            if child is None or not segment:
-                return None
-            values.append(segment)
-        node = child
-    return node.get(ROUTE)
-
-
 def _search(node: Node, segments: list[str], i: int, values: list[str]) -> Route | None:
     """Depth-first match of ``segments[i:]``; on failure ``values`` is left as it was."""
     if i == len(segments):
@@ -116,7 +105,7 @@ class Router:
         method = method.upper()
         if not pattern.startswith("/"):
             raise ValueError(f"route {pattern!r} must begin with '/'; write '/{pattern}'")
-        segments = pattern.split("/")[1:]
+        segments = pattern.split("/")  # the leading '' is a segment too: the tree's root has one child
         node = self._roots.setdefault(method, {})
         names: list[str] = []
         for position, segment in enumerate(segments):
@@ -184,17 +173,26 @@ class Router:
         if root is None:
             return None
         segments = path.split("/")
-        del segments[0]
         if "%" in path:
             segments = [_decode_segment(s) for s in segments]
+        # Greedy walk, inlined for speed: the static child if any, else the param child.
         values: list[str] = []
-        route = _greedy(root, segments, values)
-        if route is None:
-            values.clear()
-            route = _search(root, segments, 0, values)
-            if route is None:
-                return None
-        return route, values
+        node = root
+        for segment in segments:
+            child = node.get(segment)
+            if child is None:
+                child = node.get(PARAM)
+                if child is None or not segment:
+                    break
+                values.append(segment)
+            node = child
+        else:
+            route = node.get(ROUTE)
+            if route is not None:
+                return route, values
+        values.clear()
+        route = _search(root, segments, 0, values)
+        return None if route is None else (route, values)
 
     def methods(self) -> list[str]:
         return sorted(self._roots)
