@@ -13,17 +13,27 @@ import pytest
 import uvicorn
 
 
+def listening_socket() -> socket.socket:
+    """A socket on an ephemeral 127.0.0.1 port, already listening."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    return sock
+
+
+def url_of(sock: socket.socket) -> str:
+    return f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
 @contextmanager
-def running_server(app: Any, **options: Any) -> Iterator[str]:
+def running_server(app: Any, sock: socket.socket | None = None, **options: Any) -> Iterator[str]:
     """Serve ``app`` with uvicorn (httptools, uvloop) in a thread; yields its base URL.
 
     The socket is bound and listening before the server starts, so clients can
     connect at once: connections wait in the backlog until uvicorn accepts them.
     """
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(128)
+    sock = sock or listening_socket()
     port = sock.getsockname()[1]
     config = uvicorn.Config(
         app, http="httptools", loop="uvloop", log_level="warning", access_log=False, lifespan="on", **options

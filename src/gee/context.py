@@ -14,7 +14,7 @@ import json
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
 from http.cookies import SimpleCookie
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, quote
 
 from gee.errors import HTTPError
 from gee.headers import Headers
@@ -151,6 +151,14 @@ class Context:
     def path(self) -> str:
         """The percent-decoded request path."""
         return self.scope["path"]  # type: ignore[no-any-return]
+
+    @property
+    def raw_path(self) -> str:
+        """The path as sent, still percent-encoded (Gin's ``c.Request.URL.RawPath``)."""
+        raw: bytes | None = self.scope.get("raw_path")
+        if not raw:
+            return quote(self.path)
+        return raw.decode("latin-1").partition("?")[0]
 
     @property
     def full_path(self) -> str:

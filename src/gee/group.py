@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from gee.handlers import ensure_async
 
@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from gee.router import Route
 
 HandlerFunc = Callable[..., Any]
+F = TypeVar("F", bound=HandlerFunc)
 ANY_METHODS = ("GET", "POST", "PUT", "PATCH", "HEAD", "OPTIONS", "DELETE", "CONNECT", "TRACE")
 
 
@@ -25,6 +26,33 @@ def join_paths(prefix: str, path: str) -> str:
     if path.endswith("/") and not joined.endswith("/"):
         joined += "/"
     return joined if joined.startswith("/") else "/" + joined
+
+
+class _Registrar:
+    """``group.get`` and friends, bound: ``(path, *handlers)`` registers, ``(path)`` is a decorator."""
+
+    def __init__(self, group: RouterGroup, methods: tuple[str, ...]):
+        self._group = group
+        self._methods = methods
+
+    @overload
+    def __call__(self, path: str) -> Callable[[F], F]: ...
+    @overload
+    def __call__(self, path: str, handler: HandlerFunc, /, *handlers: HandlerFunc) -> RouterGroup: ...
+    def __call__(self, path: str, *handlers: HandlerFunc) -> Any:
+        return self._group._register(self._methods, path, handlers)
+
+
+class _Method:
+    """A route-registering method of RouterGroup for one or several HTTP methods."""
+
+    def __init__(self, *methods: str):
+        self.methods = methods
+
+    def __get__(self, group: RouterGroup | None, owner: type | None = None) -> _Registrar:
+        if group is None:
+            raise AttributeError("call the route methods on a group or engine instance")
+        return _Registrar(group, self.methods)
 
 
 class RouterGroup:
@@ -69,37 +97,21 @@ class RouterGroup:
                 self.add_route(method, path, *handlers)
             return self
 
-        def decorator(handler: HandlerFunc) -> HandlerFunc:
+        def decorator(handler: F) -> F:
             for method in methods:
                 self.add_route(method, path, handler)
             return handler
 
         return decorator
 
-    def get(self, path: str, *handlers: HandlerFunc) -> Any:
-        return self._register(("GET",), path, handlers)
-
-    def post(self, path: str, *handlers: HandlerFunc) -> Any:
-        return self._register(("POST",), path, handlers)
-
-    def put(self, path: str, *handlers: HandlerFunc) -> Any:
-        return self._register(("PUT",), path, handlers)
-
-    def patch(self, path: str, *handlers: HandlerFunc) -> Any:
-        return self._register(("PATCH",), path, handlers)
-
-    def delete(self, path: str, *handlers: HandlerFunc) -> Any:
-        return self._register(("DELETE",), path, handlers)
-
-    def head(self, path: str, *handlers: HandlerFunc) -> Any:
-        return self._register(("HEAD",), path, handlers)
-
-    def options(self, path: str, *handlers: HandlerFunc) -> Any:
-        return self._register(("OPTIONS",), path, handlers)
-
-    def any(self, path: str, *handlers: HandlerFunc) -> Any:
-        """Register for every method, as Gin's ``Any``."""
-        return self._register(ANY_METHODS, path, handlers)
+    get = _Method("GET")
+    post = _Method("POST")
+    put = _Method("PUT")
+    patch = _Method("PATCH")
+    delete = _Method("DELETE")
+    head = _Method("HEAD")
+    options = _Method("OPTIONS")
+    any = _Method(*ANY_METHODS)  # every method, as Gin's ``Any``
 
     def static(self, prefix: str, directory: str) -> RouterGroup:
         """Serve files under ``directory`` at ``prefix/...`` (GET and HEAD); nothing outside it."""

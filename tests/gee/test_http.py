@@ -5,9 +5,9 @@ import os
 import httpx
 import pytest
 from pydantic import BaseModel
-from tests.conftest import raw_request
 
 import gee
+from tests.conftest import raw_request
 
 
 class Item(BaseModel):

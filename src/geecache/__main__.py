@@ -1,0 +1,3 @@
+from geecache.node import main
+
+main()

@@ -1,0 +1,307 @@
+"""HTTPPool: peers over HTTP in golang/groupcache's wire protocol, served by gee.
+
+Wire protocol (identical to golang/groupcache, so Go and Python peers mix):
+``GET {peer}{base_path}{escaped group}/{escaped key}`` answers 200 with
+``application/x-protobuf`` carrying ``GetResponse{value, minute_qps}``; 400 for a
+path without ``group/key``, 404 for an unknown group, 500 with the error text.
+
+Escaping: Go's client query-escapes (a space travels as ``+``, a plus as ``%2B``).
+This server therefore decodes group and key with query-unescaping, and this
+client path-escapes everything (a space as ``%20``, never ``+``), which both this
+server and Go's (which path-decodes) read back intact. So every key, ``/``, ``+``,
+``%``, spaces, unicode and the empty key included, survives both directions.
+
+Beyond groupcache, on the same base path: ``PUT`` stores a value on its owner,
+``DELETE`` invalidates a key, and a not-found key answers 404 with a body that
+starts ``key not found``, which peers take as an answer rather than a failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, unquote_plus
+
+import aiohttp
+from google.protobuf.message import DecodeError
+
+import gee
+from geecache.errors import KeyNotFound, PeerError
+from geecache.group import Group
+from geecache.groupcache_pb2 import GetResponse
+from geecache.ring import HashFn, Ring
+
+if TYPE_CHECKING:
+    from geecache.peers import PeerGetter
+
+DEFAULT_BASE_PATH = "/_groupcache/"
+PROTOBUF = "application/x-protobuf"
+NOT_FOUND_PREFIX = "key not found"
+
+
+class _MinuteRate:
+    """Requests in the last full minute: the ``minute_qps`` field of GetResponse."""
+
+    def __init__(self) -> None:
+        self.minute = int(time.monotonic() // 60)
+        self.count = 0
+        self.last = 0
+
+    def hit(self) -> float:
+        minute = int(time.monotonic() // 60)
+        if minute != self.minute:
+            self.last = self.count if minute == self.minute + 1 else 0
+            self.minute, self.count = minute, 0
+        self.count += 1
+        return self.last / 60.0
+
+
+class HTTPPeer:
+    """The client side of one peer: keep-alive, pooled connections, and timeouts."""
+
+    def __init__(self, base_url: str, base_path: str, session: Callable[[], aiohttp.ClientSession]):
+        self.base_url = base_url
+        self.prefix = base_url.rstrip("/") + base_path
+        self._session = session
+
+    def url(self, group: str, key: str) -> str:
+        return f"{self.prefix}{quote(group, safe='')}/{quote(key, safe='')}"
+
+    async def get(self, group: str, key: str) -> bytes:
+        url = self.url(group, key)
+        try:
+            async with self._session().get(url) as response:
+                body = await response.read()
+                status = response.status
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise PeerError(f"peer {self.base_url} did not answer GET {url}: {exc!r}") from exc
+        if status == 200:
+            message = GetResponse()
+            try:
+                message.ParseFromString(body)
+            except DecodeError as exc:
+                raise PeerError(f"peer {self.base_url} sent a body that is not a GetResponse: {body[:64]!r}") from exc
+            return message.value
+        text = body[:300].decode("utf-8", "replace").strip()
+        if status == 404 and text.startswith(NOT_FOUND_PREFIX):
+            raise KeyNotFound(group, key, f"the owner {self.base_url} has no such key")
+        raise PeerError(f"peer {self.base_url} answered {status} to GET {url}: {text}")
+
+    async def set(self, group: str, key: str, value: bytes, ttl: float | None) -> None:
+        params = {"ttl": str(ttl)} if ttl else None
+        await self._write("PUT", group, key, value, params)
+
+    async def remove(self, group: str, key: str) -> None:
+        await self._write("DELETE", group, key, None, None)
+
+    async def _write(self, method: str, group: str, key: str, body: bytes | None, params: Any) -> None:
+        url = self.url(group, key)
+        try:
+            async with self._session().request(method, url, data=body, params=params) as response:
+                text = (await response.read())[:300].decode("utf-8", "replace")
+                status = response.status
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise PeerError(f"peer {self.base_url} did not answer {method} {url}: {exc!r}") from exc
+        if status >= 300:
+            raise PeerError(f"peer {self.base_url} answered {status} to {method} {url}: {text}")
+
+
+class HTTPPool:
+    """This node's view of its peers (a consistent-hash ring) and its HTTP server side.
+
+    ``self_url`` is this node's base URL exactly as the other peers list it. The
+    server side mounts on a gee Engine (``pool.mount(engine)``), or ``pool.engine()``
+    gives a standalone one. Peers can change at run time with ``set_peers``.
+    """
+
+    def __init__(
+        self,
+        self_url: str,
+        base_path: str = DEFAULT_BASE_PATH,
+        replicas: int = 50,
+        hash_fn: HashFn | None = None,
+        *,
+        timeout: float = 2.0,
+        max_connections: int = 100,
+    ):
+        if not self_url.startswith(("http://", "https://")):
+            raise ValueError(f"self_url must be a base URL such as http://127.0.0.1:8001, not {self_url!r}")
+        if not base_path.startswith("/") or not base_path.endswith("/"):
+            raise ValueError(f"base_path must start and end with '/', not {base_path!r}")
+        self.self_url = self_url.rstrip("/")
+        self.base_path = base_path
+        self.replicas = replicas
+        self.hash_fn = hash_fn
+        self.timeout = timeout
+        self.max_connections = max_connections
+        self.ring = Ring(replicas, hash_fn)
+        self._peers: dict[str, HTTPPeer] = {}
+        self._session: aiohttp.ClientSession | None = None
+        self._rates: dict[str, _MinuteRate] = {}
+        self.groups: dict[str, Group] = {}
+
+    # ------------------------------------------------------------ membership
+
+    def set_peers(self, *urls: str) -> None:
+        """Replace the peer list (this node included, as in groupcache's ``Set``)."""
+        cleaned = [u.rstrip("/") for u in urls]
+        for url in cleaned:
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"peer {url!r} is not a base URL such as http://127.0.0.1:8001")
+        ring = Ring(self.replicas, self.hash_fn, cleaned)
+        self._peers = {u: HTTPPeer(u, self.base_path, self.session) for u in cleaned if u != self.self_url}
+        self.ring = ring
+
+    @property
+    def peers(self) -> list[str]:
+        return self.ring.peers
+
+    def pick_peer(self, key: str) -> PeerGetter | None:
+        owner = self.ring.get(key)
+        if owner is None or owner == self.self_url:
+            return None
+        return self._peers[owner]
+
+    def owner(self, key: str) -> str:
+        return self.ring.get(key) or self.self_url
+
+    async def broadcast_remove(self, group: str, key: str, skip_owner: bool) -> None:
+        owner = self.ring.get(key)
+        targets = [p for url, p in self._peers.items() if not (skip_owner and url == owner)]
+        results = await asyncio.gather(*(p.remove(group, key) for p in targets), return_exceptions=True)
+        failed = [str(r) for r in results if isinstance(r, BaseException)]
+        if failed:
+            raise PeerError(f"could not invalidate {key!r} on {len(failed)} peer(s): {'; '.join(failed)}")
+
+    def register(self, *groups: Group) -> None:
+        """Serve these groups to peers, and let them fetch from this pool's peers."""
+        for group in groups:
+            if group.name in self.groups:
+                raise ValueError(f"group {group.name!r} is already registered with this pool")
+            group.register_peers(self)
+            self.groups[group.name] = group
+
+    # ---------------------------------------------------------------- client
+
+    def session(self) -> aiohttp.ClientSession:
+        """The shared client session, made on first use inside the running event loop."""
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(limit=self.max_connections, limit_per_host=self.max_connections)
+            timeout = aiohttp.ClientTimeout(total=self.timeout, connect=self.timeout)
+            self._session = aiohttp.ClientSession(connector=connector, timeout=timeout, auto_decompress=False)
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    # ---------------------------------------------------------------- server
+
+    def mount(self, engine: gee.Engine) -> None:
+        """Serve the peer protocol, stats and membership on ``engine``."""
+        pattern = self.base_path + "*rest"
+        engine.get(pattern, self._serve_get)
+        engine.put(pattern, self._serve_put)
+        engine.delete(pattern, self._serve_delete)
+        engine.get("/_geecache/stats", self._serve_stats)
+        engine.get("/metrics", self._serve_metrics)
+        engine.get("/_geecache/peers", lambda c: c.json(200, {"self": self.self_url, "peers": self.peers}))
+        engine.put("/_geecache/peers", self._serve_set_peers)
+        engine.on_shutdown(self.close)
+
+    def engine(self) -> gee.Engine:
+        engine = gee.Engine(redirect_trailing_slash=False, max_body_bytes=64 << 20)
+        engine.use(gee.recovery())
+        self.mount(engine)
+        return engine
+
+    def _group_and_key(self, c: gee.Context) -> tuple[Group, str]:
+        raw = c.raw_path[len(self.base_path) :]
+        group_part, slash, key_part = raw.partition("/")
+        if not slash:
+            raise gee.HTTPError(400, f"bad request: expected {self.base_path}<group>/<key>, got {c.raw_path}")
+        try:
+            name = unquote_plus(group_part, errors="strict")
+            key = unquote_plus(key_part, errors="strict")
+        except UnicodeDecodeError as exc:
+            raise gee.HTTPError(400, f"bad request: group or key is not percent-encoded UTF-8: {exc}") from exc
+        group = self.groups.get(name)
+        if group is None:
+            raise gee.HTTPError(404, f"no such group: {name}")
+        return group, key
+
+    async def _serve_get(self, c: gee.Context) -> None:
+        try:
+            group, key = self._group_and_key(c)
+        except gee.HTTPError as error:
+            c.string(error.status, error.message)  # plain text, as groupcache's http.Error
+            return
+        group.counters.server_requests += 1
+        rate = self._rates.setdefault(group.name, _MinuteRate())
+        try:
+            value = await group.get(key)
+        except KeyNotFound as exc:
+            c.string(404, f"{NOT_FOUND_PREFIX}: {exc}")
+            return
+        except Exception as exc:  # the getter failed: groupcache answers 500 with the text
+            c.string(500, f"{type(exc).__name__}: {exc}")
+            return
+        c.data(200, PROTOBUF, GetResponse(value=value.bytes(), minute_qps=rate.hit()).SerializeToString())
+
+    async def _serve_put(self, c: gee.Context) -> None:
+        group, key = self._group_and_key(c)
+        ttl_text = c.query("ttl")
+        try:
+            ttl = float(ttl_text) if ttl_text else None
+        except ValueError as exc:
+            raise gee.HTTPError(400, f"ttl must be seconds as a number, not {ttl_text!r}") from exc
+        group.set_local(key, await c.body(), ttl)
+        c.status(204)
+
+    async def _serve_delete(self, c: gee.Context) -> None:
+        group, key = self._group_and_key(c)
+        group.remove_local(key)
+        c.status(204)
+
+    async def _serve_set_peers(self, c: gee.Context) -> None:
+        body = await c.read_json()
+        peers = body.get("peers") if isinstance(body, dict) else None
+        if not isinstance(peers, list) or not all(isinstance(p, str) for p in peers):
+            raise gee.HTTPError(400, 'send {"peers": ["http://host:port", ...]}')
+        try:
+            self.set_peers(*peers)
+        except ValueError as exc:
+            raise gee.HTTPError(400, str(exc)) from exc
+        c.json(200, {"self": self.self_url, "peers": self.peers})
+
+    async def _serve_stats(self, c: gee.Context) -> None:
+        c.json(200, {"self": self.self_url, "peers": self.peers, "groups": [g.stats() for g in self.groups.values()]})
+
+    async def _serve_metrics(self, c: gee.Context) -> None:
+        c.data(200, "text/plain; version=0.0.4; charset=utf-8", prometheus_text(self.groups.values()).encode())
+
+
+def prometheus_text(groups: Iterable[Group]) -> str:
+    """Every group's counters and cache sizes in Prometheus' text exposition format."""
+    lines: list[str] = []
+    counters: dict[str, list[str]] = {}
+    gauges: dict[str, list[str]] = {}
+    for group in groups:
+        stats = group.stats()
+        label = group.name.replace("\\", "\\\\").replace('"', '\\"')
+        for name, value in stats["counters"].items():
+            counters.setdefault(f"geecache_{name}_total", []).append(f'{{group="{label}"}} {value}')
+        for cache in ("main_cache", "hot_cache"):
+            for name, value in stats[cache].items():
+                kind = "gauge" if name in ("bytes", "items") else "counter"
+                metric = f"geecache_cache_{name}" + ("_total" if kind == "counter" else "")
+                target = gauges if kind == "gauge" else counters
+                target.setdefault(metric, []).append(f'{{group="{label}",cache="{cache[:-6]}"}} {value}')
+    for kind, metrics in (("counter", counters), ("gauge", gauges)):
+        for metric, samples in sorted(metrics.items()):
+            lines.append(f"# TYPE {metric} {kind}")
+            lines.extend(f"{metric}{sample}" for sample in samples)
+    return "\n".join(lines) + "\n"

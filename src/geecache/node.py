@@ -1,0 +1,134 @@
+"""A cache node: the peer server, and optionally the client API, in one process.
+
+    python -m geecache node --self http://127.0.0.1:8001 \\
+        --peers http://127.0.0.1:8001,http://127.0.0.1:8002,http://127.0.0.1:8003 \\
+        --group scores --cache-bytes 67108864 --getter scores:get_score --api 127.0.0.1:9999
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import logging
+import sys
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+import uvicorn
+
+import gee
+from geecache.errors import KeyNotFound
+from geecache.group import Group, new_group
+from geecache.http import DEFAULT_BASE_PATH, HTTPPool
+
+log = logging.getLogger("geecache.node")
+
+
+def load_getter(spec: str) -> Callable[[str], Any]:
+    """Import ``package.module:function``; every failure says what to fix."""
+    module_name, colon, attribute = spec.partition(":")
+    if not colon or not module_name or not attribute:
+        raise SystemExit(f"--getter must look like package.module:function, not {spec!r}")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise SystemExit(f"--getter {spec!r}: cannot import {module_name!r} ({exc}); check --app-dir") from exc
+    getter = getattr(module, attribute, None)
+    if not callable(getter):
+        raise SystemExit(f"--getter {spec!r}: {module_name} has no function {attribute!r}")
+    return getter  # type: ignore[no-any-return]
+
+
+def api_engine(group: Group, pool: HTTPPool) -> gee.Engine:
+    """The client API of the notes' demo: ``GET /api?key=K`` answers the value's bytes."""
+    api = gee.Engine()
+    api.use(gee.recovery())
+
+    @api.get("/api")
+    async def get_value(c: gee.Context) -> None:
+        key = c.query("key")
+        if key is None:
+            c.json(400, {"error": "pass the key as ?key=..."})
+            return
+        try:
+            value = await group.get(key)
+        except KeyNotFound as exc:
+            c.json(404, {"error": str(exc)})
+            return
+        c.data(200, "application/octet-stream", value.bytes())
+
+    api.get("/api/stats", lambda c: c.json(200, {"self": pool.self_url, "group": group.stats()}))
+    return api
+
+
+def _server(app: gee.Engine, host: str, port: int) -> uvicorn.Server:
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="on")
+    return uvicorn.Server(config)
+
+
+async def serve(args: argparse.Namespace) -> None:
+    getter = load_getter(args.getter)
+    group = new_group(
+        args.group,
+        args.cache_bytes,
+        getter,
+        ttl=args.ttl,
+        negative_ttl=args.negative_ttl,
+    )
+    pool = HTTPPool(args.self_url, args.base_path, args.replicas, timeout=args.timeout)
+    pool.set_peers(*args.peers)
+    pool.register(group)
+    address = urlsplit(args.self_url)
+    servers = [_server(pool.engine(), address.hostname or "127.0.0.1", address.port or 80)]
+    if args.api:
+        host, _, port = args.api.rpartition(":")
+        servers.append(_server(api_engine(group, pool), host or "127.0.0.1", int(port)))
+    log.info("node %s serving group %r; peers %s", args.self_url, args.group, ", ".join(args.peers))
+    await asyncio.gather(*(s.serve() for s in servers))
+
+
+def _peer_list(text: str) -> list[str]:
+    peers = [p.strip().rstrip("/") for p in text.split(",") if p.strip()]
+    if not peers:
+        raise argparse.ArgumentTypeError("give at least one peer URL")
+    return peers
+
+
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, not {value}")
+    return value
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m geecache", description="geecache commands")
+    commands = parser.add_subparsers(dest="command", required=True)
+    node = commands.add_parser(
+        "node", help="run a cache node", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    node.add_argument("--self", dest="self_url", required=True, help="this node's base URL, as peers list it")
+    node.add_argument("--peers", type=_peer_list, required=True, help="all peer URLs, this one included")
+    node.add_argument("--group", required=True, help="the group's name")
+    node.add_argument("--cache-bytes", type=_non_negative, default=64 << 20, help="bytes for main + hot cache")
+    node.add_argument("--getter", required=True, help="package.module:function that loads a key's bytes")
+    node.add_argument("--api", help="HOST:PORT for the client API (GET /api?key=K)")
+    node.add_argument("--app-dir", default=".", help="folder put first on sys.path to import the getter")
+    node.add_argument("--base-path", default=DEFAULT_BASE_PATH)
+    node.add_argument("--replicas", type=int, default=50, help="virtual nodes per peer")
+    node.add_argument("--ttl", type=float, default=None, help="seconds a value lives (default: until evicted)")
+    node.add_argument("--negative-ttl", type=float, default=30.0, help="seconds a not-found is remembered")
+    node.add_argument("--timeout", type=float, default=2.0, help="seconds to wait for a peer")
+    args = parser.parse_args(argv)
+    if args.self_url.rstrip("/") not in args.peers:
+        parser.error(f"--self {args.self_url} must be one of --peers ({', '.join(args.peers)})")
+    sys.path.insert(0, args.app_dir)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    try:
+        import uvloop
+
+        uvloop.run(serve(args))
+    except KeyboardInterrupt:
+        pass

@@ -1,0 +1,172 @@
+import asyncio
+
+import pytest
+
+from geecache import BloomFilter, ByteView, Group, KeyNotFound, drop_group, get_group, new_group
+
+DB = {"Tom": b"630", "Jack": b"589", "Sam": b"567"}
+
+
+def counting_getter(calls: list[str]):
+    def getter(key: str) -> bytes:
+        calls.append(key)
+        if key not in DB:
+            raise KeyNotFound("scores", key)
+        return DB[key]
+
+    return getter
+
+
+def test_read_through_then_cached():
+    calls: list[str] = []
+    group = Group("scores", 1 << 20, counting_getter(calls))
+
+    async def main() -> None:
+        assert await group.get("Tom") == b"630"
+        assert await group.get("Tom") == b"630"
+
+    asyncio.run(main())
+    assert calls == ["Tom"]
+    counters = group.stats()["counters"]
+    assert counters["gets"] == 2 and counters["cache_hits"] == 1 and counters["local_loads"] == 1
+
+
+def test_async_getter_and_get_sync():
+    async def getter(key: str) -> bytes:
+        await asyncio.sleep(0)
+        return key.upper().encode()
+
+    group = Group("upper", 1 << 20, getter)
+    assert group.get_sync("abc") == ByteView(b"ABC")
+
+
+def test_concurrent_gets_for_one_cold_key_load_once():
+    calls: list[str] = []
+    release = asyncio.Event
+
+    async def main() -> list[ByteView]:
+        gate = release()
+
+        async def slow(key: str) -> bytes:
+            calls.append(key)
+            await gate.wait()
+            return b"value"
+
+        group = Group("slow", 1 << 20, slow)
+        tasks = [asyncio.ensure_future(group.get("cold")) for _ in range(10_000)]
+        await asyncio.sleep(0)
+        gate.set()
+        return await asyncio.gather(*tasks)
+
+    values = asyncio.run(main())
+    assert calls == ["cold"] and len(values) == 10_000
+
+
+def test_not_found_is_cached_briefly_and_not_reloaded():
+    calls: list[str] = []
+    group = Group("scores", 1 << 20, counting_getter(calls), negative_ttl=30)
+
+    async def main() -> None:
+        for _ in range(100):
+            with pytest.raises(KeyNotFound, match="'Nobody' not found"):
+                await group.get("Nobody")
+
+    asyncio.run(main())
+    assert calls == ["Nobody"]
+    assert group.stats()["counters"]["negative_hits"] == 99
+
+
+def test_bloom_filter_refuses_impossible_keys_without_a_load():
+    calls: list[str] = []
+    group = Group("scores", 1 << 20, counting_getter(calls), bloom=BloomFilter(100, keys=DB))
+
+    async def main() -> None:
+        assert await group.get("Sam") == b"567"
+        with pytest.raises(KeyNotFound, match="Bloom"):
+            await group.get("attacker-key-123")
+
+    asyncio.run(main())
+    assert calls == ["Sam"]
+
+
+def test_a_getter_returning_something_else_than_bytes_is_a_clear_type_error():
+    group = Group("bad", 1 << 20, lambda key: "a string")
+
+    with pytest.raises(TypeError, match=r"returned str for key 'k'; it must return bytes"):
+        group.get_sync("k")
+    assert group.stats()["counters"]["local_load_errs"] == 1
+
+
+def test_getter_errors_reach_the_caller_and_are_not_cached():
+    attempts = []
+
+    def flaky(key: str) -> bytes:
+        attempts.append(key)
+        if len(attempts) == 1:
+            raise ConnectionError("database down")
+        return b"ok"
+
+    group = Group("flaky", 1 << 20, flaky)
+    with pytest.raises(ConnectionError):
+        group.get_sync("k")
+    assert group.get_sync("k") == b"ok"
+
+
+def test_cache_bytes_holds_after_100000_inserts():
+    group = Group("bounded", 100_000, lambda key: key.encode() * 3)
+
+    async def main() -> None:
+        for i in range(100_000):
+            await group.get(f"key-{i}")
+
+    asyncio.run(main())
+    stats = group.stats()
+    assert stats["main_cache"]["bytes"] + stats["hot_cache"]["bytes"] <= 100_000
+    assert stats["main_cache"]["evictions"] > 0
+
+
+def test_ttl_with_jitter_expires_values(monkeypatch):
+    now = [100.0]
+    monkeypatch.setattr("geecache.lru.time.monotonic", lambda: now[0])
+    calls: list[str] = []
+    group = Group("ttl", 1 << 20, counting_getter(calls), ttl=10, ttl_jitter=0.5)
+    group.get_sync("Tom")
+    now[0] += 9.9
+    group.get_sync("Tom")
+    assert calls == ["Tom"]
+    now[0] += 5.2  # past ttl * (1 + jitter) at most
+    group.get_sync("Tom")
+    assert calls == ["Tom", "Tom"]
+
+
+def test_set_and_remove_locally():
+    group = Group("local", 1 << 20, lambda key: b"from getter")
+    asyncio.run(group.set("k", b"set value"))
+    assert group.get_sync("k") == b"set value"
+    asyncio.run(group.remove("k"))
+    assert group.get_sync("k") == b"from getter"
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (("", 1, bytes), "non-empty"),
+        (("a/b", 1, bytes), "no '/'"),
+        (("g", -1, bytes), "cache_bytes"),
+        (("g", 1, "not callable"), "getter must be"),
+    ],
+)
+def test_bad_group_arguments(args, error):
+    with pytest.raises((ValueError, TypeError), match=error):
+        Group(*args)
+
+
+def test_registry():
+    group = new_group("registered-once", 10, bytes)
+    try:
+        assert get_group("registered-once") is group
+        with pytest.raises(ValueError, match="already exists"):
+            new_group("registered-once", 10, bytes)
+    finally:
+        drop_group("registered-once")
+    assert get_group("registered-once") is None
