@@ -79,9 +79,10 @@ class SSEvent:
 class _Lazy:
     """Per-request state that most requests never touch, made on first use."""
 
-    __slots__ = ("body", "cookies", "errors", "form", "headers", "keys", "params", "query")
+    __slots__ = ("body", "body_limit", "cookies", "errors", "form", "headers", "keys", "params", "query")
 
-    def __init__(self) -> None:
+    def __init__(self, body_limit: int | None) -> None:
+        self.body_limit = body_limit
         self.keys: dict[str, Any] = {}
         self.query: dict[str, list[str]] | None = None
         self.headers: Headers | None = None
@@ -110,7 +111,6 @@ class Context:
         "_started",
         "_status",
         "engine",
-        "max_body_bytes",
         "scope",
     )
 
@@ -141,7 +141,6 @@ class Context:
         self._body_iter: AsyncIterator[bytes] | None = None
         self._started = False
         self._lazy: _Lazy | None = None
-        self.max_body_bytes: int | None = engine.max_body_bytes
 
     @property
     def method(self) -> str:
@@ -168,8 +167,17 @@ class Context:
     @property
     def _extra(self) -> _Lazy:
         if self._lazy is None:
-            self._lazy = _Lazy()
+            self._lazy = _Lazy(self.engine.max_body_bytes)
         return self._lazy
+
+    @property
+    def max_body_bytes(self) -> int | None:
+        """The request-body limit for this request: the engine's, unless a middleware changed it."""
+        return self.engine.max_body_bytes if self._lazy is None else self._lazy.body_limit
+
+    @max_body_bytes.setter
+    def max_body_bytes(self, limit: int | None) -> None:
+        self._extra.body_limit = limit
 
     @property
     def errors(self) -> list[BaseException]:
@@ -247,7 +255,10 @@ class Context:
 
     def param(self, name: str) -> str:
         """A path parameter by name; '' when the route has none of that name (as in Gin)."""
-        return self.params.get(name, "")
+        route = self._route
+        if route is not None and name in route.param_names:
+            return self._param_values[route.param_names.index(name)]  # type: ignore[index]
+        return ""
 
     @property
     def params(self) -> dict[str, str]:

@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import quote
 
 from gee.context import ClientDisconnected, Context, Handler, Receive, Scope, Send
+from gee.errors import HTTPError
 from gee.group import HandlerFunc, RouterGroup
 from gee.handlers import ensure_async, handler_name
 from gee.router import PathDecodeError, Route, Router
@@ -109,13 +110,15 @@ class Engine(RouterGroup):
         if scope["type"] != "http":
             await self._other(scope, receive, send)
             return
+        # Route on the raw path, where an encoded '/' is still '%2F'; without escapes
+        # it equals the decoded path. Some test transports leave the query on raw_path.
         raw = scope.get("raw_path")
-        if raw:
-            path = raw.decode("latin-1")
-            if "?" in path:  # some servers and test transports leave the query on raw_path
-                path = path.partition("?")[0]
-        else:
+        if raw is None:
             path = quote(scope["path"])
+        elif b"%" in raw:
+            path = raw.decode("latin-1").partition("?")[0]
+        else:
+            path = scope["path"]
         try:
             match = self.router.find(scope["method"], path)
         except PathDecodeError as error:
@@ -130,7 +133,15 @@ class Engine(RouterGroup):
             c = Context(self, scope, receive, send)
             self._unmatched(c, path)
         try:
-            await c._run_chain()
+            handlers = c._handlers
+            if len(handlers) == 1:  # a route without middleware: skip the chain's own coroutine
+                c._index = 0
+                try:
+                    await handlers[0](c)
+                except HTTPError as error:
+                    c._answer_error(error)
+            else:
+                await c._run_chain()
             await c._finish()
         except ClientDisconnected:
             return
