@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import importlib
 import logging
+import socket
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -63,30 +64,36 @@ def api_engine(group: Group, pool: HTTPPool) -> gee.Engine:
     return api
 
 
-def _server(app: gee.Engine, host: str, port: int) -> uvicorn.Server:
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="on")
-    return uvicorn.Server(config)
+def _listen(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        raise SystemExit(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+    sock.listen(2048)
+    return sock
 
 
 async def serve(args: argparse.Namespace) -> None:
     getter = load_getter(args.getter)
-    group = new_group(
-        args.group,
-        args.cache_bytes,
-        getter,
-        ttl=args.ttl,
-        negative_ttl=args.negative_ttl,
-    )
+    group = new_group(args.group, args.cache_bytes, getter, ttl=args.ttl, negative_ttl=args.negative_ttl)
     pool = HTTPPool(args.self_url, args.base_path, args.replicas, timeout=args.timeout)
     pool.set_peers(*args.peers)
     pool.register(group)
     address = urlsplit(args.self_url)
-    servers = [_server(pool.engine(), address.hostname or "127.0.0.1", address.port or 80)]
+    apps = [(pool.engine(), _listen(address.hostname or "127.0.0.1", address.port or 80))]
     if args.api:
         host, _, port = args.api.rpartition(":")
-        servers.append(_server(api_engine(group, pool), host or "127.0.0.1", int(port)))
-    log.info("node %s serving group %r; peers %s", args.self_url, args.group, ", ".join(args.peers))
-    await asyncio.gather(*(s.serve() for s in servers))
+        apps.append((api_engine(group, pool), _listen(host or "127.0.0.1", int(port))))
+    servers = [
+        (uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")), sock)
+        for app, sock in apps
+    ]
+    # The sockets already listen, so clients may connect from now on: say so, for scripts and tests.
+    print(f"geecache node {args.self_url} ready", flush=True)
+    log.info("group %r; peers %s", args.group, ", ".join(args.peers))
+    await asyncio.gather(*(server.serve(sockets=[sock]) for server, sock in servers))
 
 
 def _peer_list(text: str) -> list[str]:

@@ -113,7 +113,10 @@ def test_getter_errors_reach_the_caller_and_are_not_cached():
 
 
 def test_cache_bytes_holds_after_100000_inserts():
-    group = Group("bounded", 100_000, lambda key: key.encode() * 3)
+    async def triple(key: str) -> bytes:
+        return key.encode() * 3
+
+    group = Group("bounded", 100_000, triple)
 
     async def main() -> None:
         for i in range(100_000):
