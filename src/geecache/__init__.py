@@ -14,8 +14,9 @@ from geecache.byteview import ByteView
 from geecache.errors import KeyNotFound, PeerError
 from geecache.group import Group, Stats, drop_group, get_group, groups, new_group
 from geecache.http import HTTPPeer, HTTPPool, prometheus_text
-from geecache.lru import LRUCache
+from geecache.lru import LockedLRUCache, LRUCache
 from geecache.ring import Ring, crc32_ieee
+from geecache.s3fifo import LockedS3FIFOCache, S3FIFOCache
 from geecache.singleflight import SingleFlight, ThreadSingleFlight
 
 __all__ = [
@@ -26,8 +27,11 @@ __all__ = [
     "HTTPPool",
     "KeyNotFound",
     "LRUCache",
+    "LockedLRUCache",
+    "LockedS3FIFOCache",
     "PeerError",
     "Ring",
+    "S3FIFOCache",
     "SingleFlight",
     "Stats",
     "ThreadSingleFlight",

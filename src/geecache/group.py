@@ -22,11 +22,14 @@ from typing import Any
 from geecache.bloom import BloomFilter
 from geecache.byteview import ByteView
 from geecache.errors import KeyNotFound, PeerError
-from geecache.lru import LRUCache
+from geecache.lru import LockedLRUCache
 from geecache.peers import PeerPicker
+from geecache.s3fifo import LockedS3FIFOCache
 from geecache.singleflight import SingleFlight
 
 Getter = Callable[[str], "bytes | Awaitable[bytes]"]
+Cache = LockedLRUCache[ByteView] | LockedS3FIFOCache[ByteView]
+POLICIES: dict[str, Callable[[], Cache]] = {"lru": LockedLRUCache, "s3fifo": LockedS3FIFOCache}
 
 
 @dataclass
@@ -54,7 +57,9 @@ class Group:
     ``KeyNotFound`` for data that does not exist. Values may expire after ``ttl``
     seconds, each with up to ``ttl_jitter`` of it added at random, so that values
     loaded together do not all expire together. Not-found answers are remembered
-    for ``negative_ttl`` seconds.
+    for ``negative_ttl`` seconds. ``policy`` picks the eviction policy of the main
+    and hot caches: ``"lru"`` (groupcache's) or ``"s3fifo"`` (a better hit ratio on
+    skewed traffic; see docs/benchmarks.md).
     """
 
     def __init__(
@@ -68,6 +73,7 @@ class Group:
         negative_ttl: float = 30.0,
         bloom: BloomFilter | None = None,
         hot_cache_ratio: float = 0.1,
+        policy: str = "lru",
     ):
         if not name or "/" in name:
             raise ValueError(f"group name {name!r} must be non-empty and contain no '/'")
@@ -85,9 +91,12 @@ class Group:
         self.negative_ttl = negative_ttl
         self.bloom = bloom
         self.hot_cache_ratio = hot_cache_ratio
-        self.main_cache: LRUCache[ByteView] = LRUCache()
-        self.hot_cache: LRUCache[ByteView] = LRUCache()
-        self.negative_cache: LRUCache[bytes] = LRUCache(max_entries=100_000)
+        if policy not in POLICIES:
+            raise ValueError(f"policy {policy!r} is not one of {', '.join(POLICIES)}")
+        # Locked: get_sync may run the flow on other threads' event loops.
+        self.main_cache: Cache = POLICIES[policy]()
+        self.hot_cache: Cache = POLICIES[policy]()
+        self.negative_cache: LockedLRUCache[bytes] = LockedLRUCache(max_entries=100_000)
         self.counters = Stats()
         self.peers: PeerPicker | None = None
         self._flight: SingleFlight[ByteView] = SingleFlight()
@@ -185,7 +194,7 @@ class Group:
 
     # ----------------------------------------------------------------- writes
 
-    def _populate(self, cache: LRUCache[ByteView], key: str, value: ByteView, ttl: float | None = None) -> None:
+    def _populate(self, cache: Cache, key: str, value: ByteView, ttl: float | None = None) -> None:
         """Add to ``cache``, then evict until main + hot fit ``cache_bytes`` (groupcache's rule:
         evict from the hot cache while it holds more than 1/8 of the main cache's bytes)."""
         if self.cache_bytes <= 0:

@@ -4,8 +4,12 @@ The list runs from the least recently used entry (front, evicted first) to the
 most recently used (back, where inserts and hits move an entry). Every operation
 is O(1). Size is counted as groupcache does, ``len(key) + len(value)``, and the
 on-evicted callback also fires when a key is replaced, so that a caller keeping
-its own byte count never drifts. A lock makes it safe under threads; asyncio
-code calls it directly, since no method awaits.
+its own byte count never drifts.
+
+``LRUCache`` is safe under asyncio (no method awaits, so none is interrupted) but
+not under threads, like groupcache's lru; ``LockedLRUCache`` puts every operation
+behind a lock for threaded use. The hit path is kept short on purpose: in Python
+each attribute store counts.
 """
 
 from __future__ import annotations
@@ -21,9 +25,17 @@ V = TypeVar("V", bound=Sized)
 class _Entry:
     __slots__ = ("expires", "key", "next", "prev", "size", "value")
 
-    def __init__(self, key: Any = None, value: Any = None, size: int = 0, expires: float = 0.0):
-        self.prev: _Entry = self
-        self.next: _Entry = self
+    def __init__(
+        self,
+        key: Any = None,
+        value: Any = None,
+        size: int = 0,
+        expires: float = 0.0,
+        prev: _Entry | None = None,
+        next: _Entry | None = None,
+    ):
+        self.prev: _Entry = prev or self
+        self.next: _Entry = next or self
         self.key = key
         self.value = value
         self.size = size
@@ -46,11 +58,14 @@ class LRUCache(Generic[V]):
         self.on_evicted = on_evicted
         self._map: dict[str, _Entry] = {}
         self._root = _Entry()  # sentinel: root.next is the front (oldest), root.prev the back (newest)
-        self._lock = threading.Lock()
         self.nbytes = 0
-        self.gets = 0
         self.hits = 0
+        self.misses = 0
         self.evictions = 0
+
+    @property
+    def gets(self) -> int:
+        return self.hits + self.misses
 
     def __len__(self) -> int:
         return len(self._map)
@@ -60,79 +75,68 @@ class LRUCache(Generic[V]):
 
     def get(self, key: str) -> V | None:
         """The value, moved to the back as most recently used; None if absent or expired."""
-        with self._lock:
-            self.gets += 1
-            entry = self._map.get(key)
-            if entry is None:
-                return None
-            if entry.expires and entry.expires <= time.monotonic():
-                self._drop(entry)
-                return None
-            self.hits += 1
-            # Unlink, then link at the back.
+        entry = self._map.get(key)
+        if entry is None:
+            self.misses += 1
+            return None
+        if entry.expires and entry.expires <= time.monotonic():
+            self.misses += 1
+            self._drop(entry)
+            return None
+        self.hits += 1
+        root = self._root
+        last = root.prev
+        if entry is not last:  # unlink, then link at the back
             entry.prev.next = entry.next
             entry.next.prev = entry.prev
-            root = self._root
-            last = root.prev
             last.next = root.prev = entry
             entry.prev = last
             entry.next = root
-            return entry.value  # type: ignore[no-any-return]
+        return entry.value  # type: ignore[no-any-return]
 
     def add(self, key: str, value: V, ttl: float | None = None) -> None:
         """Insert or replace ``key``; evicts from the front until the bounds hold."""
-        size = len(key) + len(value)
-        expires = time.monotonic() + ttl if ttl else 0.0
-        with self._lock:
-            old = self._map.get(key)
-            if old is not None:
-                self._drop(old)
-            root = self._root
-            last = root.prev
-            entry = _Entry(key, value, size, expires)
-            entry.prev = last
-            entry.next = root
-            last.next = root.prev = entry
-            self._map[key] = entry
-            self.nbytes += size
-            while (self.max_bytes and self.nbytes > self.max_bytes) or (
-                self.max_entries and len(self._map) > self.max_entries
-            ):
-                self.evictions += 1
-                self._drop(root.next)
+        old = self._map.get(key)
+        if old is not None:
+            self._drop(old)
+        root = self._root
+        last = root.prev
+        entry = _Entry(key, value, len(key) + len(value), time.monotonic() + ttl if ttl else 0.0, last, root)
+        last.next = root.prev = self._map[key] = entry
+        self.nbytes += entry.size
+        max_bytes, max_entries = self.max_bytes, self.max_entries
+        while (max_bytes and self.nbytes > max_bytes) or (max_entries and len(self._map) > max_entries):
+            self.evictions += 1
+            self._drop(root.next)
 
     def remove(self, key: str) -> bool:
-        with self._lock:
-            entry = self._map.get(key)
-            if entry is None:
-                return False
-            self._drop(entry)
-            return True
+        entry = self._map.get(key)
+        if entry is None:
+            return False
+        self._drop(entry)
+        return True
 
     def remove_oldest(self) -> bool:
         """Evict the least recently used entry (what a shared byte budget uses)."""
-        with self._lock:
-            first = self._root.next
-            if first is self._root:
-                return False
-            self.evictions += 1
-            self._drop(first)
-            return True
+        first = self._root.next
+        if first is self._root:
+            return False
+        self.evictions += 1
+        self._drop(first)
+        return True
 
     def clear(self) -> None:
-        with self._lock:
-            while self._root.next is not self._root:
-                self._drop(self._root.next)
+        while self._root.next is not self._root:
+            self._drop(self._root.next)
 
     def ordered_keys(self) -> list[str]:
         """Keys from least to most recently used."""
-        with self._lock:
-            out = []
-            entry = self._root.next
-            while entry is not self._root:
-                out.append(entry.key)
-                entry = entry.next
-            return out
+        out = []
+        entry = self._root.next
+        while entry is not self._root:
+            out.append(entry.key)
+            entry = entry.next
+        return out
 
     def _drop(self, entry: _Entry) -> None:
         entry.prev.next = entry.next
@@ -150,3 +154,39 @@ class LRUCache(Generic[V]):
             "hits": self.hits,
             "evictions": self.evictions,
         }
+
+
+class Locked(Generic[V]):
+    """Mixin: every public operation of the cache runs under one lock, for use from threads."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> V | None:
+        with self._lock:
+            return super().get(key)  # type: ignore[misc,no-any-return]
+
+    def add(self, key: str, value: V, ttl: float | None = None) -> None:
+        with self._lock:
+            super().add(key, value, ttl)  # type: ignore[misc]
+
+    def remove(self, key: str) -> bool:
+        with self._lock:
+            return super().remove(key)  # type: ignore[misc,no-any-return]
+
+    def remove_oldest(self) -> bool:
+        with self._lock:
+            return super().remove_oldest()  # type: ignore[misc,no-any-return]
+
+    def clear(self) -> None:
+        with self._lock:
+            super().clear()  # type: ignore[misc]
+
+    def ordered_keys(self) -> list[str]:
+        with self._lock:
+            return super().ordered_keys()  # type: ignore[misc,no-any-return]
+
+
+class LockedLRUCache(Locked[V], LRUCache[V]):
+    """An LRUCache that threads can share."""

@@ -2,7 +2,7 @@ import threading
 
 import pytest
 
-from geecache import LRUCache
+from geecache import LockedLRUCache, LRUCache
 
 
 def test_get_add_and_recency_order():
@@ -14,6 +14,7 @@ def test_get_add_and_recency_order():
     assert cache.ordered_keys() == ["b", "c", "a"]  # least to most recently used
     assert cache.get("zzz") is None
     assert cache.stats() == {"bytes": 6, "items": 3, "gets": 2, "hits": 1, "evictions": 0}
+    assert (cache.hits, cache.misses) == (1, 1)
 
 
 def test_evicts_least_recently_used_to_stay_within_bytes():
@@ -70,7 +71,7 @@ def test_negative_bounds_are_refused():
 
 
 def test_byte_bound_holds_after_100000_inserts_from_threads():
-    cache: LRUCache[bytes] = LRUCache(max_bytes=50_000)
+    cache: LockedLRUCache[bytes] = LockedLRUCache(max_bytes=50_000)
 
     def writer(offset: int) -> None:
         for i in range(25_000):
