@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: run test lint typecheck pytest bench-gee bench-router bench-http clean
+.PHONY: run test lint typecheck pytest proto bench-gee bench-router bench-http bench-inprocess bench-geecache clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -15,13 +15,10 @@ $(VENV)/.run-deps: pyproject.toml | $(PY)
 	$(PIP) install -e .
 	touch $@
 
+# `make test` installs everything: the suite's tools and the benchmarks' peer libraries.
 $(VENV)/.test-deps: pyproject.toml | $(PY)
-	$(PIP) install -e '.[dev]'
-	touch $@ $(VENV)/.run-deps
-
-$(VENV)/.bench-deps: pyproject.toml | $(PY)
 	$(PIP) install -e '.[dev,bench]'
-	touch $@ $(VENV)/.test-deps $(VENV)/.run-deps
+	touch $@ $(VENV)/.run-deps
 
 run: $(VENV)/.run-deps
 	$(PY) examples/gee_demo/app.py
@@ -38,13 +35,27 @@ pytest: $(VENV)/.test-deps
 
 test: lint typecheck pytest
 
-bench-router: $(VENV)/.bench-deps
+bench-router: $(VENV)/.test-deps
 	$(PY) benchmarks/gee_router.py
 
-bench-http: $(VENV)/.bench-deps
+bench-http: $(VENV)/.test-deps
 	$(PY) benchmarks/gee_http.py
 
-bench-gee: bench-router bench-http
+bench-inprocess: $(VENV)/.test-deps
+	$(PY) benchmarks/gee_inprocess.py
+
+bench-gee: bench-router bench-inprocess bench-http
+
+# Needs wrk, Go and Debian's golang/groupcache for the peer benchmark (see docs/benchmarks.md).
+bench-geecache: $(VENV)/.test-deps
+	$(PY) benchmarks/geecache_lru.py
+	$(PY) benchmarks/geecache_ring.py
+	$(PY) benchmarks/geecache_penetration.py
+	$(PY) benchmarks/geecache_peer.py
+
+# Regenerate the protobuf module from the .proto kept in the repository.
+proto: $(VENV)/.test-deps
+	cd src/geecache && ../../$(PY) -m grpc_tools.protoc -I. --python_out=. --pyi_out=. groupcache.proto
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

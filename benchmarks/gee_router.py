@@ -17,8 +17,9 @@ import re
 import time
 from collections.abc import Callable
 
-from common import header, interleaved, median
 from gee.router import Router
+
+from common import header, interleaved, median
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_ROUTES = os.path.normpath(os.path.join(HERE, "..", "..", "shared", "data", "routes"))

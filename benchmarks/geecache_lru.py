@@ -24,9 +24,10 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
-from common import header, interleaved, median
 from geecache import LRUCache
 from geecache.s3fifo import S3FIFOCache
+
+from common import header, interleaved, median
 
 VALUE = b"v" * 16
 

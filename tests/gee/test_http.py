@@ -7,6 +7,7 @@ import pytest
 from pydantic import BaseModel
 
 import gee
+
 from tests.conftest import raw_request
 
 

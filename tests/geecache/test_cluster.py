@@ -8,6 +8,7 @@ import random
 import httpx
 
 from geecache import Ring
+
 from tests.geecache.cluster import python_cluster
 
 

@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from geecache import Ring
+
 from tests.geecache.cluster import free_port, python_cluster
 
 GO_DIR = Path(__file__).resolve().parent / "go"

@@ -14,6 +14,7 @@ import pytest
 import gee
 from geecache import Group, HTTPPool, KeyNotFound, PeerError
 from geecache.groupcache_pb2 import GetResponse
+
 from tests.conftest import listening_socket, running_server, url_of
 
 SPECIAL_KEYS = ["plain", "with/slash", "with space", "a+b", "100%", "%2F", "ünï©ødé", "", "a?b#c&d=e"]

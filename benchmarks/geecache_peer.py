@@ -1,0 +1,167 @@
+"""Peer serving: a Python geecache node beside a real Go groupcache node.
+
+1. Throughput: wrk against ``GET /_groupcache/{group}/{key}`` for a cached key,
+   one node at a time, each server pinned to CPU 0 and wrk to CPU 1, rounds
+   interleaved, medians; the figure is Python's requests per second over Go's.
+   A "floor" app (a prebuilt answer on the same uvicorn) shows the server's own
+   ceiling, which no Python node on uvicorn can pass.
+2. Client round trip: geecache's peer client (``HTTPPeer.get``, aiohttp with
+   keep-alive) fetching a cached key from each node, one request at a time:
+   median and p99 in microseconds.
+
+Needs wrk, taskset, and the Go toolchain with golang/groupcache from Debian
+(``apt-get install wrk golang-go golang-github-golang-groupcache-dev``).
+
+    python benchmarks/geecache_peer.py [--rounds 5] [--duration 5] [--connections 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from geecache import HTTPPool
+
+from common import header, interleaved, median
+
+ROOT = Path(__file__).resolve().parents[1]
+GO_PEER = ROOT / "tests" / "geecache" / "go" / "peer"
+GETTER_DIR = ROOT / "tests" / "geecache"
+KEY = "hot-key"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def build_go_peer() -> Path:
+    for tool in ("go", "wrk", "taskset"):
+        if shutil.which(tool) is None:
+            raise SystemExit(f"{tool} not found: apt-get install wrk golang-go golang-github-golang-groupcache-dev")
+    out = ROOT / ".bench" / "gopeer"
+    out.parent.mkdir(exist_ok=True)
+    env = {**os.environ, "GO111MODULE": "off", "GOPATH": "/usr/share/gocode", "GOPROXY": "off"}
+    subprocess.run(["go", "build", "-o", str(out), "."], cwd=GO_PEER, env=env, check=True)
+    return out
+
+
+@contextmanager
+def node(kind: str, go_binary: Path) -> Iterator[str]:
+    """Start a one-node cluster of ``kind`` ("python", "go" or the "floor" app) pinned to CPU 0; yields its URL."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    if kind == "go":
+        command = [str(go_binary), "-self", url, "-peers", url, "-addr", f"127.0.0.1:{port}", "-group", "scores"]
+    elif kind == "floor":
+        command = [
+            sys.executable, "-m", "uvicorn", "http_apps.groupcache_floor:app", "--app-dir", str(ROOT / "benchmarks"),
+            "--port", str(port), "--http", "httptools", "--loop", "uvloop", "--no-access-log", "--log-level", "warning",
+        ]  # fmt: skip
+    else:
+        command = [
+            sys.executable, "-m", "geecache", "node", "--self", url, "--peers", url, "--group", "scores",
+            "--getter", "cluster_getter:get_value", "--app-dir", str(GETTER_DIR),
+        ]  # fmt: skip
+    process = subprocess.Popen(["taskset", "-c", "0", *command], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 20
+        while True:  # wait until it answers the key (this also caches it)
+            try:
+                if httpx.get(f"{url}/_groupcache/scores/{KEY}", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise SystemExit(f"{kind} node did not start: {process.stderr.read() if process.stderr else ''}")
+            time.sleep(0.05)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def wrk(url: str, duration: int, connections: int) -> float:
+    result = subprocess.run(
+        ["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{duration}s", url],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    if "Non-2xx" in result.stdout or "Socket errors" in result.stdout:
+        raise SystemExit(f"wrk saw errors against {url}:\n{result.stdout}")
+    match = re.search(r"Requests/sec:\s+([\d.]+)", result.stdout)
+    if match is None:
+        raise SystemExit(f"unexpected wrk output:\n{result.stdout}")
+    return float(match.group(1))
+
+
+async def round_trips(url: str, count: int) -> list[float]:
+    pool = HTTPPool("http://127.0.0.1:1")  # a client only: this URL is never served
+    pool.set_peers("http://127.0.0.1:1", url)
+    peer = pool._peers[url]
+    try:
+        for _ in range(200):
+            await peer.get("scores", KEY)
+        times = []
+        for _ in range(count):
+            start = time.perf_counter()
+            await peer.get("scores", KEY)
+            times.append(time.perf_counter() - start)
+        return times
+    finally:
+        await pool.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--duration", type=int, default=5)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--round-trips", type=int, default=5000)
+    args = parser.parse_args()
+    go_binary = build_go_peer()
+    print(header(["aiohttp", "uvicorn", "protobuf"]))
+    print(f"go: {subprocess.run(['go', 'version'], capture_output=True, text=True).stdout.strip()}\n")
+    with node("python", go_binary) as python_url, node("go", go_binary) as go_url, node("floor", go_binary) as floor:
+        urls = {"python": python_url, "go": go_url, "floor": floor}
+        target = {name: f"{url}/_groupcache/scores/{KEY}" for name, url in urls.items()}
+        rps = interleaved({name: lambda u=u: wrk(u, args.duration, args.connections) for name, u in target.items()},
+                          args.rounds)  # fmt: skip
+        print("| node | median req/s | min | max |")
+        print("|---|---|---|---|")
+        for name, values in rps.items():
+            print(f"| {name} | {median(values):,.0f} | {min(values):,.0f} | {max(values):,.0f} |")
+        python, go, floor_rps = median(rps["python"]), median(rps["go"]), median(rps["floor"])
+        print(f"\nPython / Go requests per second: {python / go:.2f}; floor / Go: {floor_rps / go:.2f}; ", end="")
+        print(f"Python / floor: {python / floor_rps:.2f}\n")
+        try:
+            import uvloop
+
+            run = uvloop.run
+        except ImportError:
+            run = asyncio.run
+        print("| client round trip to | median µs | p99 µs |")
+        print("|---|---|---|")
+        for name, url in urls.items():
+            times = sorted(run(round_trips(url, args.round_trips)))
+            p99 = times[int(len(times) * 0.99) - 1]
+            print(f"| {name} node | {statistics.median(times) * 1e6:.0f} | {p99 * 1e6:.0f} |")
+
+
+if __name__ == "__main__":
+    main()
