@@ -44,24 +44,17 @@ def zipf_stream(ops: int, keys: int, s: float = 1.0, seed: int = 7) -> list[str]
 Runner = Callable[[list[str], int], tuple[float, float]]
 
 
-def run_geecache_lru(stream: list[str], capacity: int) -> tuple[float, float]:
-    cache: LRUCache[bytes] = LRUCache(max_entries=capacity)
-    get, add = cache.get, cache.add
-    start = time.perf_counter()
-    for key in stream:
-        if get(key) is None:
-            add(key, VALUE)
-    return time.perf_counter() - start, cache.hits / cache.gets
+def run_geecache(policy: type[LRUCache[bytes]] | type[S3FIFOCache[bytes]]) -> Runner:
+    def run(stream: list[str], capacity: int) -> tuple[float, float]:
+        cache = policy(max_entries=capacity)
+        get, add = cache.get, cache.add
+        start = time.perf_counter()
+        for key in stream:
+            if get(key) is None:
+                add(key, VALUE)
+        return time.perf_counter() - start, cache.hits / cache.gets
 
-
-def run_s3fifo(stream: list[str], capacity: int) -> tuple[float, float]:
-    cache: S3FIFOCache[bytes] = S3FIFOCache(max_entries=capacity)
-    get, add = cache.get, cache.add
-    start = time.perf_counter()
-    for key in stream:
-        if get(key) is None:
-            add(key, VALUE)
-    return time.perf_counter() - start, cache.hits / cache.gets
+    return run
 
 
 def run_cachetools(stream: list[str], capacity: int) -> tuple[float, float]:
@@ -124,11 +117,11 @@ def run_theine(stream: list[str], capacity: int) -> tuple[float, float]:
 
 
 RUNNERS: dict[str, Runner] = {
-    "geecache LRUCache": run_geecache_lru,
+    "geecache LRUCache": run_geecache(LRUCache),
     "cachetools.LRUCache": run_cachetools,
     "OrderedDict LRU": run_ordereddict,
     "functools.lru_cache": run_lru_cache,
-    "geecache S3FIFOCache": run_s3fifo,
+    "geecache S3FIFOCache": run_geecache(S3FIFOCache),
     "theine W-TinyLFU": run_theine,
 }
 

@@ -115,11 +115,8 @@ class Group:
         if not isinstance(key, str):
             raise TypeError(f"keys are str, not {type(key).__name__}")
         self.counters.gets += 1
-        value = self.main_cache.get(key)
-        if value is None:
-            value = self.hot_cache.get(key)
+        value = self._cached(key)
         if value is not None:
-            self.counters.cache_hits += 1
             return value
         self._refuse_known_missing(key)
         self.counters.loads += 1
@@ -132,6 +129,14 @@ class Group:
             return asyncio.run_coroutine_threadsafe(self.get(key), loop).result()
         return asyncio.run(self.get(key))
 
+    def _cached(self, key: str) -> ByteView | None:
+        value: ByteView | None = self.main_cache.get(key)
+        if value is None:
+            value = self.hot_cache.get(key)
+        if value is not None:
+            self.counters.cache_hits += 1
+        return value
+
     def _refuse_known_missing(self, key: str) -> None:
         if self.negative_cache.get(key) is not None:
             self.counters.negative_hits += 1
@@ -143,11 +148,8 @@ class Group:
     async def _load(self, key: str) -> ByteView:
         self.counters.loads_deduped += 1
         # Another load may have filled the cache while this one waited its turn.
-        cached = self.main_cache.get(key)
-        if cached is None:
-            cached = self.hot_cache.get(key)
+        cached = self._cached(key)
         if cached is not None:
-            self.counters.cache_hits += 1
             return cached
         peer = self.peers.pick_peer(key) if self.peers is not None else None
         if peer is not None:

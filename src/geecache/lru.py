@@ -14,12 +14,11 @@ each attribute store counts.
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable, Sized
-from typing import Any, Generic, TypeVar
+from collections.abc import Callable
+from typing import Any
 
-V = TypeVar("V", bound=Sized)
+from geecache.bounded import BoundedCache, Locked, V
 
 
 class _Entry:
@@ -42,8 +41,8 @@ class _Entry:
         self.expires = expires  # time.monotonic() deadline; 0 = never
 
 
-class LRUCache(Generic[V]):
-    """``max_bytes`` (0 = unbounded) and optionally ``max_entries`` bound the cache."""
+class LRUCache(BoundedCache[V]):
+    """Evicts the least recently used entry first."""
 
     def __init__(
         self,
@@ -51,27 +50,9 @@ class LRUCache(Generic[V]):
         max_entries: int = 0,
         on_evicted: Callable[[str, V], None] | None = None,
     ):
-        if max_bytes < 0 or max_entries < 0:
-            raise ValueError(f"cache bounds must be >= 0 (0 = unbounded), not {max_bytes=} {max_entries=}")
-        self.max_bytes = max_bytes
-        self.max_entries = max_entries
-        self.on_evicted = on_evicted
+        super().__init__(max_bytes, max_entries, on_evicted)
         self._map: dict[str, _Entry] = {}
         self._root = _Entry()  # sentinel: root.next is the front (oldest), root.prev the back (newest)
-        self.nbytes = 0
-        self.hits = 0
-        self.misses = 0
-        self.evictions = 0
-
-    @property
-    def gets(self) -> int:
-        return self.hits + self.misses
-
-    def __len__(self) -> int:
-        return len(self._map)
-
-    def __contains__(self, key: str) -> bool:
-        return key in self._map
 
     def get(self, key: str) -> V | None:
         """The value, moved to the back as most recently used; None if absent or expired."""
@@ -103,9 +84,9 @@ class LRUCache(Generic[V]):
         last = root.prev
         entry = _Entry(key, value, len(key) + len(value), time.monotonic() + ttl if ttl else 0.0, last, root)
         last.next = root.prev = self._map[key] = entry
-        self.nbytes += entry.size
+        self._bytes += entry.size
         max_bytes, max_entries = self.max_bytes, self.max_entries
-        while (max_bytes and self.nbytes > max_bytes) or (max_entries and len(self._map) > max_entries):
+        while (max_bytes and self._bytes > max_bytes) or (max_entries and len(self._map) > max_entries):
             self.evictions += 1
             self._drop(root.next)
 
@@ -142,50 +123,9 @@ class LRUCache(Generic[V]):
         entry.prev.next = entry.next
         entry.next.prev = entry.prev
         del self._map[entry.key]
-        self.nbytes -= entry.size
+        self._bytes -= entry.size
         if self.on_evicted is not None:
             self.on_evicted(entry.key, entry.value)
-
-    def stats(self) -> dict[str, int]:
-        return {
-            "bytes": self.nbytes,
-            "items": len(self._map),
-            "gets": self.gets,
-            "hits": self.hits,
-            "evictions": self.evictions,
-        }
-
-
-class Locked(Generic[V]):
-    """Mixin: every public operation of the cache runs under one lock, for use from threads."""
-
-    def __init__(self, *args: Any, **kwargs: Any):
-        super().__init__(*args, **kwargs)
-        self._lock = threading.Lock()
-
-    def get(self, key: str) -> V | None:
-        with self._lock:
-            return super().get(key)  # type: ignore[misc,no-any-return]
-
-    def add(self, key: str, value: V, ttl: float | None = None) -> None:
-        with self._lock:
-            super().add(key, value, ttl)  # type: ignore[misc]
-
-    def remove(self, key: str) -> bool:
-        with self._lock:
-            return super().remove(key)  # type: ignore[misc,no-any-return]
-
-    def remove_oldest(self) -> bool:
-        with self._lock:
-            return super().remove_oldest()  # type: ignore[misc,no-any-return]
-
-    def clear(self) -> None:
-        with self._lock:
-            super().clear()  # type: ignore[misc]
-
-    def ordered_keys(self) -> list[str]:
-        with self._lock:
-            return super().ordered_keys()  # type: ignore[misc,no-any-return]
 
 
 class LockedLRUCache(Locked[V], LRUCache[V]):

@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable, Sized
-from typing import Any, Generic, TypeVar
+from collections.abc import Callable
+from typing import Any
 
-from geecache.lru import Locked
+from geecache.bounded import BoundedCache, Locked, V
 
-V = TypeVar("V", bound=Sized)
 MAX_FREQ = 3
 
 
@@ -37,8 +36,8 @@ class _Item:
         self.alive = True
 
 
-class S3FIFOCache(Generic[V]):
-    """Bounded by ``max_bytes`` (``len(key) + len(value)``) and/or ``max_entries``; 0 = unbounded."""
+class S3FIFOCache(BoundedCache[V]):
+    """Small and main FIFO queues plus a ghost list of recently evicted keys."""
 
     def __init__(
         self,
@@ -47,13 +46,9 @@ class S3FIFOCache(Generic[V]):
         on_evicted: Callable[[str, V], None] | None = None,
         small_ratio: float = 0.1,
     ):
-        if max_bytes < 0 or max_entries < 0:
-            raise ValueError(f"cache bounds must be >= 0 (0 = unbounded), not {max_bytes=} {max_entries=}")
+        super().__init__(max_bytes, max_entries, on_evicted)
         if not 0 < small_ratio < 1:
             raise ValueError(f"small_ratio must be between 0 and 1, not {small_ratio}")
-        self.max_bytes = max_bytes
-        self.max_entries = max_entries
-        self.on_evicted = on_evicted
         self.small_ratio = small_ratio
         self._map: dict[str, _Item] = {}
         self._small: deque[_Item] = deque()
@@ -64,23 +59,10 @@ class S3FIFOCache(Generic[V]):
         self._main_bytes = 0
         self._small_items = 0
         self._dead = 0  # removed items still queued; dropped when they reach a queue's head
-        self.hits = 0
-        self.misses = 0
-        self.evictions = 0
-
-    @property
-    def gets(self) -> int:
-        return self.hits + self.misses
 
     @property
     def nbytes(self) -> int:
         return self._small_bytes + self._main_bytes
-
-    def __len__(self) -> int:
-        return len(self._map)
-
-    def __contains__(self, key: str) -> bool:
-        return key in self._map
 
     def get(self, key: str) -> V | None:
         item = self._map.get(key)
@@ -198,15 +180,6 @@ class S3FIFOCache(Generic[V]):
             self._dead -= 1
             return True
         return False
-
-    def stats(self) -> dict[str, int]:
-        return {
-            "bytes": self.nbytes,
-            "items": len(self._map),
-            "gets": self.gets,
-            "hits": self.hits,
-            "evictions": self.evictions,
-        }
 
 
 class LockedS3FIFOCache(Locked[V], S3FIFOCache[V]):
