@@ -15,9 +15,9 @@ $(VENV)/.run-deps: pyproject.toml | $(PY)
 	$(PIP) install -e .
 	touch $@
 
-# `make test` installs everything: the suite's tools and the benchmarks' peer libraries.
+# `make test` installs everything: the suite's tools, the benchmarks' peers, and freqseg's torch stack.
 $(VENV)/.test-deps: pyproject.toml | $(PY)
-	$(PIP) install -e '.[dev,bench]'
+	$(PIP) install -e '.[dev,bench,ml]'
 	touch $@ $(VENV)/.run-deps
 
 run: $(VENV)/.run-deps

@@ -1,0 +1,73 @@
+"""Dice + cross-entropy, with the multi-class Dice built from the binary one.
+
+Binary soft Dice of probabilities p and a mask g: (2 sum(p g) + s) / (sum(p) + sum(g) + s).
+The multi-class Dice is the binary Dice of each class's probability map against its
+one-hot mask, averaged over classes. A class absent from both the label and the
+prediction scores 1 through the smoothing term ``s`` (nothing to find, nothing
+found); ``empty="ignore"`` leaves classes absent from the label out of the mean
+instead, so that rare organs do not hide behind free points.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def binary_dice(prob: torch.Tensor, target: torch.Tensor, dims: tuple[int, ...], smooth: float = 1e-5) -> torch.Tensor:
+    intersection = (prob * target).sum(dims)
+    total = prob.sum(dims) + target.sum(dims)
+    return (2 * intersection + smooth) / (total + smooth)
+
+
+def multiclass_dice(
+    probs: torch.Tensor,
+    target: torch.Tensor,
+    include_background: bool = False,
+    empty: str = "smooth",
+    smooth: float = 1e-5,
+) -> torch.Tensor:
+    """Mean soft Dice; probs [B, C, H, W], target [B, H, W] of class indexes. Per sample, then averaged."""
+    if empty not in ("smooth", "ignore"):
+        raise ValueError(f"empty must be 'smooth' or 'ignore', not {empty!r}")
+    classes = probs.shape[1]
+    one_hot = F.one_hot(target.long(), classes).permute(0, 3, 1, 2).to(probs.dtype)
+    first = 0 if include_background else 1
+    dice = binary_dice(probs[:, first:], one_hot[:, first:], dims=(2, 3), smooth=smooth)  # [B, C']
+    if empty == "ignore":
+        present = one_hot[:, first:].sum(dim=(2, 3)) > 0
+        return (dice * present).sum() / present.sum().clamp(min=1)
+    return dice.mean()
+
+
+class DiceCELoss(nn.Module):
+    """``dice_weight * (1 - Dice) + ce_weight * CE`` over softmax outputs."""
+
+    def __init__(
+        self,
+        dice_weight: float = 1.0,
+        ce_weight: float = 1.0,
+        include_background: bool = False,
+        empty: str = "smooth",
+        class_weights: torch.Tensor | None = None,
+    ):
+        super().__init__()
+        if dice_weight < 0 or ce_weight < 0 or dice_weight + ce_weight == 0:
+            raise ValueError(f"weights must be >= 0 and not both 0, not dice={dice_weight} ce={ce_weight}")
+        self.dice_weight = dice_weight
+        self.ce_weight = ce_weight
+        self.include_background = include_background
+        self.empty = empty
+        self.class_weights = class_weights
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        if logits.shape[0] != target.shape[0] or logits.shape[2:] != target.shape[1:]:
+            raise ValueError(f"logits {tuple(logits.shape)} and target {tuple(target.shape)} do not match")
+        loss = logits.new_zeros(())
+        if self.ce_weight:
+            loss = loss + self.ce_weight * F.cross_entropy(logits, target.long(), weight=self.class_weights)
+        if self.dice_weight:
+            dice = multiclass_dice(logits.softmax(dim=1), target, self.include_background, self.empty)
+            loss = loss + self.dice_weight * (1 - dice)
+        return loss
