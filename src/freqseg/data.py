@@ -1,0 +1,207 @@
+"""Datasets in the Medical Segmentation Decathlon / nnU-Net layout, served as 2-D axial slices.
+
+    dataset/
+      dataset.json     {"labels": {...}, "training": [{"image": ..., "label": ...}], "validation": [...], "test": [...]}
+      imagesTr/  labelsTr/  imagesTs/  labelsTs/
+
+``labels`` may be Decathlon's ``{"0": "background", "1": "spleen"}`` or nnU-Net's
+``{"background": 0, "spleen": 1}``. Volumes are windowed (CT Hounsfield units to
+[0, 1]), resampled in-plane to a target spacing, and cut into axial slices. Every
+file is checked before training starts: a missing or corrupt file, an image and a
+label of different shapes, an empty folder, each stops with one clear error.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import Dataset
+
+from freqseg.io import DataError, Volume, read_image
+
+SPLITS = ("training", "validation", "test")
+
+
+@dataclass
+class Case:
+    image: Path
+    label: Path | None
+
+
+@dataclass
+class DatasetSpec:
+    root: Path
+    name: str
+    classes: list[str]  # index -> name; 0 is background
+    cases: dict[str, list[Case]]  # split -> cases
+    raw: dict[str, Any]
+
+    def class_index(self, name: str) -> int:
+        if name not in self.classes:
+            raise DataError(f"unknown class {name!r}; the dataset's classes are: {', '.join(self.classes)}")
+        return self.classes.index(name)
+
+
+def _parse_labels(labels: Any, where: Path) -> list[str]:
+    if not isinstance(labels, dict) or not labels:
+        raise DataError(f"{where}: 'labels' must map class indexes to names (or names to indexes)")
+    pairs: dict[int, str] = {}
+    for key, value in labels.items():
+        try:
+            index, name = (int(key), str(value)) if str(key).isdigit() else (int(value), str(key))
+        except (TypeError, ValueError) as exc:
+            raise DataError(f"{where}: label entry {key!r}: {value!r} is neither index->name nor name->index") from exc
+        pairs[index] = name
+    if sorted(pairs) != list(range(len(pairs))):
+        raise DataError(f"{where}: label indexes must run 0..N-1 without gaps, got {sorted(pairs)}")
+    return [pairs[i] for i in range(len(pairs))]
+
+
+def load_dataset(root: str | Path) -> DatasetSpec:
+    """Read ``dataset.json`` and check that every file it lists exists."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(f"{root}: no such dataset folder")
+    if not any(root.iterdir()):
+        raise DataError(f"{root}: the dataset folder is empty; run `python -m freqseg prepare` or add dataset.json")
+    meta_path = root / "dataset.json"
+    if not meta_path.is_file():
+        raise DataError(f"{root}: no dataset.json (the Decathlon / nnU-Net layout needs one)")
+    try:
+        meta = json.loads(meta_path.read_text())
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{meta_path}: not valid JSON ({exc})") from exc
+    classes = _parse_labels(meta.get("labels"), meta_path)
+    cases: dict[str, list[Case]] = {}
+    for split in SPLITS:
+        entries = meta.get(split, [])
+        if not isinstance(entries, list):
+            raise DataError(f"{meta_path}: '{split}' must be a list of {{'image': ..., 'label': ...}}")
+        found = []
+        for entry in entries:
+            if isinstance(entry, str):  # Decathlon's test list holds bare image paths
+                entry = {"image": entry}
+            if not isinstance(entry, dict) or "image" not in entry:
+                raise DataError(f"{meta_path}: entry {entry!r} in '{split}' has no 'image'")
+            image = (root / entry["image"]).resolve()
+            label = (root / entry["label"]).resolve() if entry.get("label") else None
+            for path in (image, label):
+                if path is not None and not path.exists():
+                    raise DataError(f"{meta_path}: '{split}' lists {path}, which does not exist")
+            found.append(Case(image, label))
+        cases[split] = found
+    if not cases["training"]:
+        raise DataError(f"{meta_path}: 'training' lists no cases")
+    return DatasetSpec(root, str(meta.get("name", root.name)), classes, cases, meta)
+
+
+def window(array: np.ndarray, low: float, high: float) -> np.ndarray:
+    """Clip to [low, high] (e.g. Hounsfield units) and scale to [0, 1]."""
+    if high <= low:
+        raise DataError(f"window [{low}, {high}] is empty: the upper bound must exceed the lower one")
+    return ((np.clip(array, low, high) - low) / (high - low)).astype(np.float32)
+
+
+def resample_in_plane(
+    array: np.ndarray, spacing: tuple[float, float], target: tuple[float, float], label: bool
+) -> np.ndarray:
+    """Resample [x, y, z] slices to ``target`` mm per pixel (bilinear for images, nearest for labels)."""
+    size = tuple(max(1, round(n * s / t)) for n, s, t in zip(array.shape[:2], spacing, target, strict=True))
+    if size == array.shape[:2]:
+        return array
+    slices = torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1)))[:, None].float()
+    mode = "nearest" if label else "bilinear"
+    resized = F.interpolate(slices, size=size, mode=mode, **({} if label else {"align_corners": False}))
+    return resized[:, 0].numpy().transpose(1, 2, 0).astype(array.dtype)
+
+
+def load_pair(case: Case, num_classes: int) -> tuple[Volume, Volume | None]:
+    image = read_image(case.image)
+    label = read_image(case.label) if case.label is not None else None
+    if label is not None:
+        if label.shape != image.shape:
+            raise DataError(
+                f"{case.image} is {image.shape} but its label {case.label} is {label.shape}; they must match"
+            )
+        values = np.unique(label.array)
+        bad = values[(values < 0) | (values >= num_classes) | (values != np.round(values))]
+        if bad.size:
+            raise DataError(f"{case.label}: label values {bad[:5].tolist()} are not class indexes 0..{num_classes - 1}")
+    return image, label
+
+
+@dataclass
+class Preprocessing:
+    window: tuple[float, float] = (-175.0, 250.0)  # abdominal CT window (BTCV's)
+    spacing: tuple[float, float] = (1.5, 1.5)  # mm per pixel after resampling
+    multiple: int = 16  # slices are padded to a multiple of the model's stride
+
+
+class SliceDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
+    """Every axial slice of the given cases, windowed, resampled and padded; items are (image [1,H,W], label [H,W])."""
+
+    def __init__(self, cases: list[Case], num_classes: int, prep: Preprocessing, transform: Any = None):
+        self.images: list[np.ndarray] = []
+        self.labels: list[np.ndarray] = []
+        self.transform = transform
+        for case in cases:
+            image, label = load_pair(case, num_classes)
+            spacing = image.spacing[:2]
+            pixels = resample_in_plane(window(image.array, *prep.window), spacing, prep.spacing, label=False)
+            if label is None:
+                raise DataError(f"{case.image}: this split needs labels, and the case has none")
+            mask = resample_in_plane(label.array.astype(np.int16), spacing, prep.spacing, label=True)
+            for z in range(pixels.shape[2]):
+                self.images.append(_pad(pixels[:, :, z], prep.multiple))
+                self.labels.append(_pad(mask[:, :, z], prep.multiple))
+        if not self.images:
+            raise DataError("the split holds no slices")
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        image = torch.from_numpy(self.images[index])[None]
+        label = torch.from_numpy(self.labels[index].astype(np.int64))
+        if self.transform is not None:
+            data = self.transform({"image": image, "label": label[None]})
+            image, label = data["image"], data["label"][0]
+        return torch.as_tensor(image).float(), torch.as_tensor(label).long()
+
+
+def _pad(plane: np.ndarray, multiple: int) -> np.ndarray:
+    """Pad [x, y] at the high end up to a multiple (labels with background, images with 0)."""
+    pad_x = (-plane.shape[0]) % multiple
+    pad_y = (-plane.shape[1]) % multiple
+    return np.pad(plane, ((0, pad_x), (0, pad_y))) if pad_x or pad_y else plane
+
+
+def augmentation(seed: int) -> Any:
+    """MONAI transforms for training slices: small rotations and scaling, intensity jitter; no flips (anatomy is
+    sided: a flipped liver is no liver)."""
+    from monai.transforms.compose import Compose
+    from monai.transforms.intensity.dictionary import RandAdjustContrastd, RandGaussianNoised
+    from monai.transforms.spatial.dictionary import RandAffined
+
+    transform = Compose(
+        [
+            RandAffined(
+                keys=("image", "label"),
+                prob=0.5,
+                rotate_range=0.2,
+                scale_range=0.1,
+                mode=("bilinear", "nearest"),
+                padding_mode="zeros",
+            ),
+            RandAdjustContrastd(keys="image", prob=0.3, gamma=(0.8, 1.2)),
+            RandGaussianNoised(keys="image", prob=0.3, std=0.02),
+        ]
+    )
+    transform.set_random_state(seed)
+    return transform

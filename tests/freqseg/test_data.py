@@ -1,0 +1,103 @@
+import json
+
+import nibabel as nib
+import numpy as np
+import pytest
+
+from freqseg.data import Preprocessing, SliceDataset, load_dataset, resample_in_plane, window
+from freqseg.io import DataError, Volume, read_image
+from freqseg.prepare import build, split_blocks
+
+
+def tiny_dataset(root, shapes=((32, 32, 4), (32, 32, 4)), classes=("background", "liver", "spleen")):
+    (root / "imagesTr").mkdir(parents=True)
+    (root / "labelsTr").mkdir()
+    training = []
+    for i, (image_shape, label_shape) in enumerate([shapes]):
+        image = np.random.default_rng(i).normal(0, 100, image_shape).astype(np.float32)
+        label = np.zeros(label_shape, np.uint8)
+        label[8:16, 8:16] = 1
+        label[20:24, 20:28] = 2
+        nib.save(nib.Nifti1Image(image, np.diag([3, 3, 3, 1])), str(root / "imagesTr" / f"c{i}.nii.gz"))
+        nib.save(nib.Nifti1Image(label, np.diag([3, 3, 3, 1])), str(root / "labelsTr" / f"c{i}.nii.gz"))
+        training.append({"image": f"./imagesTr/c{i}.nii.gz", "label": f"./labelsTr/c{i}.nii.gz"})
+    meta = {"labels": {str(i): c for i, c in enumerate(classes)}, "training": training}
+    (root / "dataset.json").write_text(json.dumps(meta))
+    return root
+
+
+def test_slices_are_windowed_resampled_and_padded(tmp_path):
+    spec = load_dataset(tiny_dataset(tmp_path))
+    assert spec.classes == ["background", "liver", "spleen"]
+    dataset = SliceDataset(spec.cases["training"], 3, Preprocessing(spacing=(2.0, 2.0), multiple=16))
+    image, label = dataset[0]
+    assert len(dataset) == 4
+    assert image.shape == (1, 48, 48) and label.shape == (48, 48)  # 32 px of 3 mm -> 48 of 2 mm, already /16
+    assert image.min() >= 0.0 and image.max() <= 1.0
+    assert set(label.unique().tolist()) == {0, 1, 2}
+
+
+def test_nnunet_style_labels_and_class_lookup(tmp_path):
+    root = tiny_dataset(tmp_path)
+    meta = json.loads((root / "dataset.json").read_text())
+    meta["labels"] = {"background": 0, "liver": 1, "spleen": 2}
+    (root / "dataset.json").write_text(json.dumps(meta))
+    spec = load_dataset(root)
+    assert spec.class_index("spleen") == 2
+    with pytest.raises(DataError, match=r"unknown class 'kidney'.*background, liver, spleen"):
+        spec.class_index("kidney")
+
+
+def test_image_and_label_of_different_shapes(tmp_path):
+    spec = load_dataset(tiny_dataset(tmp_path, shapes=((32, 32, 4), (32, 30, 4))))
+    with pytest.raises(DataError, match="must match"):
+        SliceDataset(spec.cases["training"], 3, Preprocessing())
+
+
+def test_empty_folder_missing_json_and_missing_files(tmp_path):
+    with pytest.raises(DataError, match="empty"):
+        load_dataset(tmp_path)
+    (tmp_path / "readme.txt").write_text("x")
+    with pytest.raises(DataError, match=r"no dataset\.json"):
+        load_dataset(tmp_path)
+    (tmp_path / "dataset.json").write_text(json.dumps({"labels": {"0": "bg"}, "training": [{"image": "./a.nii"}]}))
+    with pytest.raises(DataError, match="does not exist"):
+        load_dataset(tmp_path)
+    (tmp_path / "dataset.json").write_text(json.dumps({"labels": {"0": "bg", "2": "x"}, "training": []}))
+    with pytest.raises(DataError, match="without gaps"):
+        load_dataset(tmp_path)
+
+
+def test_window_and_resample():
+    assert window(np.array([-1000.0, 0.0, 1000.0]), -100, 100).tolist() == [0.0, 0.5, 1.0]
+    with pytest.raises(DataError, match="empty"):
+        window(np.zeros(1), 10, 5)
+    labels = np.zeros((4, 4, 1), np.int16)
+    labels[:2] = 3
+    resampled = resample_in_plane(labels, (2.0, 2.0), (1.0, 1.0), label=True)
+    assert resampled.shape == (8, 8, 1) and set(np.unique(resampled)) == {0, 3}
+
+
+def test_split_blocks_never_let_splits_touch():
+    blocks = split_blocks(10, 60, 6)
+    covered = [(split, z) for split, start, stop in blocks for z in range(start, stop)]
+    by_slice = dict((z, split) for split, z in covered)
+    for z, split in by_slice.items():
+        for neighbour in (z - 1, z + 1):
+            assert by_slice.get(neighbour, split) == split
+    assert {split for split, _, _ in blocks} == {"training", "validation", "test"}
+
+
+def test_build_writes_a_decathlon_dataset(tmp_path):
+    shape = (16, 16, 40)
+    segmentation = np.zeros(shape, np.float32)
+    segmentation[4:8, 4:8, 5:35] = 5  # TotalSegmentator's liver
+    segmentation[10:12, 10:12, 5:35] = 52  # aorta
+    segmentation[0:2, 0:2, 5:35] = 90  # not a BTCV organ: dropped
+    image = Volume(np.random.default_rng(0).normal(0, 50, shape).astype(np.float32), (3, 3, 3), np.eye(4))
+    meta = build(image, Volume(segmentation, (3, 3, 3), np.eye(4)), tmp_path, block=4)
+    spec = load_dataset(tmp_path)
+    assert all(spec.cases[s] for s in ("training", "validation", "test"))
+    first = read_image(spec.cases["training"][0].label).array
+    assert set(np.unique(first)) <= {0, spec.class_index("liver"), spec.class_index("aorta")}
+    assert meta["numTraining"] == len(spec.cases["training"])
