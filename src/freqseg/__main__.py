@@ -1,0 +1,5 @@
+import sys
+
+from freqseg.cli import main
+
+sys.exit(main())

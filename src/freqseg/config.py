@@ -1,0 +1,73 @@
+"""Training configuration: a dataclass, read from a TOML or JSON file, checked before anything runs."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from freqseg.io import DataError
+
+MODELS = ("gfunet", "attention", "unet")
+
+
+@dataclass
+class TrainConfig:
+    dataset: str = "data/btcv"
+    out: str = "runs/gfunet-small"
+    model: str = "gfunet"  # gfunet (global filter), attention (the same network with self-attention), unet (MONAI)
+    size: str = "small"  # tiny / small / base
+    epochs: int = 60
+    batch_size: int = 8
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    dice_weight: float = 1.0
+    ce_weight: float = 1.0
+    window: tuple[float, float] = (-175.0, 250.0)
+    spacing: tuple[float, float] = (1.5, 1.5)
+    augment: bool = True
+    seed: int = 0
+    device: str = "auto"  # auto, cpu, cuda
+    num_workers: int = 0
+    unet_channels: tuple[int, ...] = field(default=(16, 32, 64, 128, 256))
+
+    def __post_init__(self) -> None:
+        if self.model not in MODELS:
+            raise DataError(f"config field 'model' is {self.model!r}; use one of {', '.join(MODELS)}")
+        for name in ("epochs", "batch_size"):
+            if getattr(self, name) < 1:
+                raise DataError(f"config field {name!r} must be at least 1, not {getattr(self, name)}")
+        if self.lr <= 0:
+            raise DataError(f"config field 'lr' must be positive, not {self.lr}")
+        self.window = tuple(self.window)  # type: ignore[assignment]
+        self.spacing = tuple(self.spacing)  # type: ignore[assignment]
+        self.unet_channels = tuple(self.unet_channels)
+
+    @classmethod
+    def from_file(cls, path: str | Path, **overrides: Any) -> TrainConfig:
+        """Read TOML or JSON; a field this class does not know is an error naming it."""
+        p = Path(path)
+        if not p.is_file():
+            raise DataError(f"{p}: no such config file")
+        try:
+            values = tomllib.loads(p.read_text()) if p.suffix == ".toml" else json.loads(p.read_text())
+        except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
+            raise DataError(f"{p}: cannot parse the config ({exc})") from exc
+        return cls.from_dict({**values, **{k: v for k, v in overrides.items() if v is not None}}, where=str(p))
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any], where: str = "config") -> TrainConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise DataError(f"{where}: unknown field(s) {', '.join(unknown)}; valid fields: {', '.join(sorted(known))}")
+        try:
+            return cls(**values)
+        except TypeError as exc:
+            raise DataError(f"{where}: {exc}") from exc
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)

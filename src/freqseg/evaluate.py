@@ -1,0 +1,110 @@
+"""Evaluation on held-out slices: per-class Dice and HD95 (MONAI metrics), tables and overlay images."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from freqseg.config import TrainConfig
+from freqseg.data import Preprocessing, SliceDataset, load_dataset
+from freqseg.train import build_model, model_stride, pick_device
+
+
+def load_checkpoint(path: str | Path, device: torch.device) -> tuple[nn.Module, TrainConfig, list[str]]:
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"{p}: no such checkpoint; train first (python -m freqseg train)")
+    state = torch.load(p, map_location=device, weights_only=False)
+    config = TrainConfig.from_dict(state["config"], where=str(p))
+    model = build_model(config, len(state["classes"])).to(device)
+    model.load_state_dict(state["model"])
+    return model.eval(), config, list(state["classes"])
+
+
+def evaluate(
+    checkpoint: str | Path, out: str | Path, split: str = "test", dataset: str | None = None
+) -> dict[str, Any]:
+    from monai.metrics.hausdorff_distance import HausdorffDistanceMetric
+    from monai.metrics.meandice import DiceMetric
+
+    device = pick_device("auto")
+    model, config, classes = load_checkpoint(checkpoint, device)
+    spec = load_dataset(dataset or config.dataset)
+    if spec.classes != classes:
+        raise ValueError(f"the checkpoint's classes {classes} differ from the dataset's {spec.classes}")
+    prep = Preprocessing(config.window, config.spacing, model_stride(model))
+    slices = SliceDataset(spec.cases[split], len(classes), prep)
+    dice = DiceMetric(include_background=False, reduction="none", ignore_empty=True)
+    hd95 = HausdorffDistanceMetric(include_background=False, percentile=95, reduction="none")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    shown = 0
+    with torch.no_grad():
+        for images, labels in DataLoader(slices, batch_size=8):
+            prediction = model(images.to(device)).argmax(1).cpu()
+            pred_1h = nn.functional.one_hot(prediction, len(classes)).permute(0, 3, 1, 2)
+            true_1h = nn.functional.one_hot(labels, len(classes)).permute(0, 3, 1, 2)
+            dice(y_pred=pred_1h, y=true_1h)
+            hd95(y_pred=pred_1h, y=true_1h, spacing=list(config.spacing))
+            for i in range(len(images)):
+                if shown < 4 and labels[i].any():
+                    save_overlay(
+                        images[i, 0].numpy(), labels[i].numpy(), prediction[i].numpy(), out / f"overlay_{shown}.png"
+                    )
+                    shown += 1
+    dice_scores = _per_class(dice.get_buffer())
+    hd_scores = _per_class(hd95.get_buffer())
+    rows = [
+        {"class": name, "dice": dice_scores[i], "hd95_mm": hd_scores[i]}
+        for i, name in enumerate(classes[1:])
+        if not math.isnan(dice_scores[i])
+    ]
+    result = {
+        "checkpoint": str(checkpoint),
+        "split": split,
+        "slices": len(slices),
+        "mean_dice": float(np.mean([r["dice"] for r in rows])) if rows else float("nan"),
+        "mean_hd95_mm": float(np.nanmean([r["hd95_mm"] for r in rows])) if rows else float("nan"),
+        "classes": rows,
+    }
+    (out / "results.json").write_text(json.dumps(result, indent=2))
+    lines = ["| class | Dice | HD95 (mm) |", "|---|---|---|"]
+    lines += [f"| {r['class']} | {r['dice']:.3f} | {r['hd95_mm']:.1f} |" for r in rows]
+    lines.append(f"| **mean** | **{result['mean_dice']:.3f}** | **{result['mean_hd95_mm']:.1f}** |")
+    (out / "results.md").write_text("\n".join(lines) + "\n")
+    return result
+
+
+def _per_class(buffer: torch.Tensor) -> list[float]:
+    """Mean over slices per class, skipping slices where the class is absent (NaN) or undefined (inf)."""
+    values = buffer.float().numpy()
+    scores = []
+    for column in values.T:
+        finite = column[np.isfinite(column)]
+        scores.append(float(finite.mean()) if finite.size else float("nan"))
+    return scores
+
+
+def save_overlay(image: np.ndarray, label: np.ndarray, prediction: np.ndarray, path: Path) -> None:
+    """Image with the label (left) and the prediction (right) overlaid, one colour per class."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1, 2, figsize=(8, 4))
+    for axis, mask, title in zip(axes, (label, prediction), ("label", "prediction"), strict=True):
+        axis.imshow(image.T, cmap="gray", origin="lower")
+        axis.imshow(np.ma.masked_equal(mask.T, 0), cmap="tab20", alpha=0.5, origin="lower", vmin=0, vmax=19)
+        axis.set_title(title)
+        axis.axis("off")
+    figure.tight_layout()
+    figure.savefig(path, dpi=90)
+    plt.close(figure)

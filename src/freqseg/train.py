@@ -1,0 +1,224 @@
+"""Training: one loop for CPU, one GPU, or several GPUs under torchrun (DistributedDataParallel).
+
+Each epoch trains on the training slices, scores Dice on the validation slices
+(MONAI's DiceMetric), appends a row to ``metrics.csv``, redraws ``curves.png``, and
+saves ``last.pt`` (everything needed to resume) and ``best.pt`` (the weights with
+the best validation Dice). Seeds are fixed. On a GPU the forward pass runs in
+bfloat16 autocast; on the CPU the code path is the same, in float32.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, DistributedSampler
+
+from freqseg.config import TrainConfig
+from freqseg.data import Preprocessing, SliceDataset, augmentation, load_dataset
+from freqseg.losses import DiceCELoss
+from freqseg.models.gfunet import GFUNet, config_for
+
+
+def build_model(config: TrainConfig, num_classes: int) -> nn.Module:
+    if config.model in ("gfunet", "attention"):
+        mixer = "filter" if config.model == "gfunet" else "attention"
+        return GFUNet(config_for(config.size, num_classes=num_classes, mixer=mixer))
+    from monai.networks.nets.unet import UNet
+
+    channels = config.unet_channels
+    return UNet(
+        spatial_dims=2,
+        in_channels=1,
+        out_channels=num_classes,
+        channels=channels,
+        strides=(2,) * (len(channels) - 1),
+        num_res_units=1,
+    )
+
+
+def model_stride(model: nn.Module) -> int:
+    return model.config.stride if isinstance(model, GFUNet) else 16
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("config asks for device 'cuda', but no GPU is visible; use 'auto' or 'cpu'")
+    return torch.device(name)
+
+
+class Distributed:
+    """torchrun's environment, or a single process."""
+
+    def __init__(self, device: torch.device):
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        self.device = device
+        if self.world > 1:
+            local = int(os.environ.get("LOCAL_RANK", "0"))
+            if device.type == "cuda":
+                torch.cuda.set_device(local)
+                self.device = torch.device("cuda", local)
+            torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    def wrap(self, model: nn.Module) -> nn.Module:
+        if self.world == 1:
+            return model
+        device_ids = [self.device.index] if self.device.type == "cuda" else None
+        return nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
+
+    def close(self) -> None:
+        if self.world > 1:
+            torch.distributed.destroy_process_group()
+
+
+def evaluate_dice(model: nn.Module, loader: DataLoader[Any], num_classes: int, device: torch.device) -> list[float]:
+    """Mean Dice per foreground class over the loader's slices (classes absent everywhere are NaN)."""
+    from monai.metrics.meandice import DiceMetric
+
+    metric = DiceMetric(include_background=False, reduction="mean_batch", ignore_empty=True)
+    model.eval()
+    with torch.no_grad():
+        for images, labels in loader:
+            logits = model(images.to(device))
+            prediction = nn.functional.one_hot(logits.argmax(1), num_classes).permute(0, 3, 1, 2)
+            truth = nn.functional.one_hot(labels.to(device), num_classes).permute(0, 3, 1, 2)
+            metric(y_pred=prediction, y=truth)
+    aggregate = metric.aggregate()
+    assert isinstance(aggregate, torch.Tensor)  # reduction="mean_batch" gives one tensor
+    scores = aggregate.cpu().tolist()
+    return [float(s) for s in scores]
+
+
+def plot_curves(rows: list[dict[str, float]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [r["epoch"] for r in rows]
+    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    left.plot(epochs, [r["train_loss"] for r in rows], label="training loss (Dice + CE)")
+    left.set_xlabel("epoch")
+    left.legend()
+    right.plot(epochs, [r["val_dice"] for r in rows], label="validation mean Dice", color="tab:green")
+    right.set_xlabel("epoch")
+    right.set_ylim(0, 1)
+    right.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> dict[str, Any]:
+    """Train as configured; returns the summary also written to ``summary.json``."""
+    from tqdm import tqdm
+
+    seed_everything(config.seed)
+    spec = load_dataset(config.dataset)
+    num_classes = len(spec.classes)
+    dist = Distributed(pick_device(config.device))
+    device = dist.device
+    model = build_model(config, num_classes).to(device)
+    prep = Preprocessing(config.window, config.spacing, model_stride(model))
+    train_set = SliceDataset(
+        spec.cases["training"], num_classes, prep, augmentation(config.seed) if config.augment else None
+    )
+    val_cases = spec.cases["validation"] or spec.cases["training"]
+    val_set = SliceDataset(val_cases, num_classes, prep)
+    sampler: DistributedSampler[Any] | None = (
+        DistributedSampler(train_set, seed=config.seed) if dist.world > 1 else None
+    )
+    generator = torch.Generator().manual_seed(config.seed)
+    train_loader = DataLoader(
+        train_set,
+        batch_size=config.batch_size,
+        shuffle=sampler is None,
+        sampler=sampler,
+        num_workers=config.num_workers,
+        generator=generator,
+        drop_last=len(train_set) > config.batch_size,
+    )
+    val_loader = DataLoader(val_set, batch_size=config.batch_size)
+    net = dist.wrap(model)
+    optimizer = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
+    loss_fn = DiceCELoss(config.dice_weight, config.ce_weight)
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    start_epoch, best, rows = 1, -1.0, []
+    if resume and (out / "last.pt").exists():
+        state = torch.load(out / "last.pt", map_location=device, weights_only=False)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        start_epoch, best, rows = state["epoch"] + 1, state["best"], state["rows"]
+    (out / "config.json").write_text(json.dumps(config.to_dict(), indent=2))
+    autocast = (
+        torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else torch.autocast("cpu", enabled=False)
+    )
+    started = time.perf_counter()
+    for epoch in range(start_epoch, config.epochs + 1):
+        if sampler is not None:
+            sampler.set_epoch(epoch)
+        net.train()
+        losses = []
+        batches = tqdm(train_loader, desc=f"epoch {epoch}/{config.epochs}", disable=not (progress and dist.main))
+        for images, labels in batches:
+            images, labels = images.to(device), labels.to(device)
+            with autocast:
+                logits = net(images)
+            loss = loss_fn(logits.float(), labels)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+            batches.set_postfix(loss=f"{loss.item():.3f}")
+        scheduler.step()
+        if not dist.main:
+            continue
+        per_class = evaluate_dice(model, val_loader, num_classes, device)
+        present = [s for s in per_class if s == s]  # NaN: the class is absent from the validation slices
+        val_dice = float(np.mean(present)) if present else 0.0
+        rows.append({"epoch": epoch, "train_loss": float(np.mean(losses)), "val_dice": val_dice,
+                     "lr": scheduler.get_last_lr()[0], "seconds": time.perf_counter() - started})  # fmt: skip
+        if val_dice > best:
+            best = val_dice
+            torch.save({"model": model.state_dict(), "config": config.to_dict(), "classes": spec.classes},
+                       out / "best.pt")  # fmt: skip
+        torch.save(
+            {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+             "epoch": epoch, "best": best, "rows": rows, "config": config.to_dict(), "classes": spec.classes},
+            out / "last.pt",
+        )  # fmt: skip
+        with open(out / "metrics.csv", "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+        plot_curves(rows, out / "curves.png")
+    summary = {"best_val_dice": best, "epochs": config.epochs, "seconds": time.perf_counter() - started,
+               "parameters": sum(p.numel() for p in model.parameters()), "classes": spec.classes}  # fmt: skip
+    if dist.main:
+        (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    dist.close()
+    return summary

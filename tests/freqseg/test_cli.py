@@ -1,0 +1,73 @@
+"""The CLI end to end on a tiny dataset made here: train, resume, evaluate, and its errors."""
+
+import json
+
+import numpy as np
+import pytest
+
+from freqseg.cli import main
+from freqseg.io import Volume
+from freqseg.prepare import build
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    root = tmp_path_factory.mktemp("dataset")
+    rng = np.random.default_rng(0)
+    shape = (32, 32, 36)
+    image = rng.normal(-50, 30, shape).astype(np.float32)
+    segmentation = np.zeros(shape, np.float32)
+    segmentation[6:18, 6:18, 2:34] = 5  # a bright "liver"
+    image[6:18, 6:18, 2:34] += 150
+    segmentation[22:28, 20:28, 2:34] = 1  # a "spleen"
+    image[22:28, 20:28, 2:34] += 80
+    build(Volume(image, (3, 3, 3), np.eye(4)), Volume(segmentation, (3, 3, 3), np.eye(4)), root, block=4)
+    return root
+
+
+def write_config(tmp_path, dataset, **fields):
+    values = {"dataset": str(dataset), "out": str(tmp_path / "run"), "size": "tiny", "epochs": 2,
+              "batch_size": 4, "spacing": [3.0, 3.0], "augment": False, **fields}  # fmt: skip
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(values))
+    return path
+
+
+def test_train_resume_and_evaluate(tmp_path, dataset, capsys):
+    config = write_config(tmp_path, dataset)
+    assert main(["train", "--config", str(config), "--no-progress"]) == 0
+    run = tmp_path / "run"
+    assert {"best.pt", "last.pt", "metrics.csv", "curves.png", "summary.json", "config.json"} <= {
+        p.name for p in run.iterdir()
+    }
+    assert len((run / "metrics.csv").read_text().splitlines()) == 3
+    assert main(["train", "--config", str(config), "--epochs", "3", "--resume", "--no-progress"]) == 0
+    assert len((run / "metrics.csv").read_text().splitlines()) == 4  # one more epoch, not three
+    assert main(["evaluate", str(run / "best.pt"), "--out", str(tmp_path / "eval")]) == 0
+    result = json.loads((tmp_path / "eval" / "results.json").read_text())
+    assert result["split"] == "test" and result["slices"] > 0
+    assert "| **mean** |" in (tmp_path / "eval" / "results.md").read_text()
+    assert (tmp_path / "eval" / "overlay_0.png").exists()
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [({"modle": "gfunet"}, "unknown field(s) modle"), ({"model": "resnet"}, "use one of gfunet, attention, unet")],
+)
+def test_config_errors_before_training(tmp_path, dataset, capsys, fields, message):
+    config = write_config(tmp_path, dataset, **fields)
+    assert main(["train", "--config", str(config)]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+def test_empty_dataset_folder_is_one_clear_error(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    config = write_config(tmp_path, tmp_path / "empty")
+    assert main(["train", "--config", str(config)]) == 2
+    assert "empty" in capsys.readouterr().err
+
+
+def test_missing_checkpoint(tmp_path, capsys):
+    assert main(["evaluate", str(tmp_path / "nope.pt")]) == 2
+    assert "no such checkpoint" in capsys.readouterr().err
