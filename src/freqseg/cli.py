@@ -33,6 +33,18 @@ def main(argv: list[str] | None = None) -> int:
     evaluate.add_argument("--dataset", help="override the dataset folder stored in the checkpoint")
     evaluate.add_argument("--out", default=None, help="folder for results.md, results.json and overlays")
 
+    spectrum = commands.add_parser("spectrum", help="an image's log-magnitude and phase spectra; a model's filters")
+    spectrum.add_argument("image", help="NIfTI, PNG or DICOM folder")
+    spectrum.add_argument("--slice", type=int, default=None, help="axial slice index (default: the middle one)")
+    spectrum.add_argument("--checkpoint", help="also plot this GFUNet's learned filters")
+    spectrum.add_argument("--out", default="reports/spectrum")
+
+    complexity = commands.add_parser("complexity", help="params, FLOPs and CPU time of token mixers and models")
+    complexity.add_argument("--dim", type=int, default=64, help="channels of the mixer table's feature map")
+    complexity.add_argument("--size", type=int, default=32, help="side of the mixer table's feature map")
+    complexity.add_argument("--scaling", action="store_true", help="also time mixers on 64..512 maps (minutes)")
+    complexity.add_argument("--out", default="reports/complexity")
+
     args = parser.parse_args(argv)
     try:
         if args.command == "prepare":
@@ -60,7 +72,67 @@ def main(argv: list[str] | None = None) -> int:
             result = run_evaluate(args.checkpoint, out, args.split, args.dataset)
             print((Path(out) / "results.md").read_text())
             print(f"mean Dice {result['mean_dice']:.3f} over {result['slices']} slices; details in {out}")
+        elif args.command == "spectrum":
+            run_spectrum(args)
+        elif args.command == "complexity":
+            run_complexity(args)
     except (DataError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def run_spectrum(args: argparse.Namespace) -> None:
+    from freqseg.data import window
+    from freqseg.io import read_image
+    from freqseg.spectrum import plot_filters, plot_spectrum
+
+    volume = read_image(args.image)
+    index = volume.shape[2] // 2 if args.slice is None else args.slice
+    if not 0 <= index < volume.shape[2]:
+        raise ValueError(f"--slice {index} is outside 0..{volume.shape[2] - 1}")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    plane = volume.array[:, :, index]
+    if plane.min() < -200:  # Hounsfield units: show the abdominal window
+        plane = window(plane, -175, 250)
+    plot_spectrum(plane, out / "spectrum.png", f"{Path(args.image).name}, slice {index}")
+    print(f"wrote {out / 'spectrum.png'}")
+    if args.checkpoint:
+        import torch
+
+        from freqseg.evaluate import load_checkpoint
+
+        model, _, _ = load_checkpoint(args.checkpoint, torch.device("cpu"))
+        plot_filters(model, out / "filters.png")
+        print(f"wrote {out / 'filters.png'}")
+
+
+def run_complexity(args: argparse.Namespace) -> None:
+    from freqseg.complexity import mixer_table, nlogn_check, plot_scaling, scaling
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = mixer_table(args.dim, args.size)
+    lines = [f"Token mixers on a {args.dim}-channel {args.size}x{args.size} map (N = {args.size**2} tokens):", ""]
+    lines += ["| mixer | params | MFLOPs | CPU ms |", "|---|---|---|---|"]
+    lines += [f"| {r['mixer']} | {r['params']:,} | {r['flops'] / 1e6:.2f} | {r['cpu_ms']:.2f} |" for r in rows]
+    report = {"mixers": rows}
+    if args.scaling:
+        scaled = scaling()
+        check = nlogn_check(scaled)
+        plot_scaling(scaled, str(out / "scaling.png"))
+        report.update(scaling=scaled, nlogn=check)
+        lines += ["", "| mixer | side | tokens | GFLOPs | CPU s |", "|---|---|---|---|---|"]
+        lines += [
+            f"| {r['mixer']} | {r['size']} | {r['tokens']:,} | {r['flops'] / 1e9:.3f} | {r['seconds']:.4f} |"
+            for r in scaled
+        ]
+        lines += [
+            "",
+            f"global filter, 128x128 -> 512x512: time x{check['measured_ratio']:.1f}, "
+            f"N log N predicts x{check['predicted_ratio']:.1f} (ratio {check['measured_over_predicted']:.2f})",
+        ]
+    (out / "complexity.json").write_text(json.dumps(report, indent=2))
+    (out / "complexity.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
