@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from freqseg.io import DataError
 
@@ -117,7 +118,7 @@ def run_complexity(args: argparse.Namespace) -> None:
     lines = [f"Token mixers on a {args.dim}-channel {args.size}x{args.size} map (N = {args.size**2} tokens):", ""]
     lines += ["| mixer | params | MFLOPs | CPU ms |", "|---|---|---|---|"]
     lines += [f"| {r['mixer']} | {r['params']:,} | {r['flops'] / 1e6:.2f} | {r['cpu_ms']:.2f} |" for r in rows]
-    report = {"mixers": rows}
+    report: dict[str, Any] = {"mixers": rows}
     if args.scaling:
         scaled = scaling()
         check = nlogn_check(scaled)

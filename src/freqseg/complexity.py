@@ -164,7 +164,7 @@ def scaling(dim: int = 32, sizes: tuple[int, ...] = (64, 128, 256, 512)) -> list
                     "size": size,
                     "tokens": size * size,
                     "flops": count_flops(module, x),
-                    "seconds": cpu_latency(lambda m=module: m(x), repeats=repeats, warmup=0 if repeats == 1 else 1),
+                    "seconds": cpu_latency(lambda m=module, x=x: m(x), repeats=repeats, warmup=int(repeats > 1)),
                 }
             )
     return rows

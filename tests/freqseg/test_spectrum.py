@@ -6,7 +6,7 @@ from freqseg.spectrum import filter_magnitudes, plot_filters, plot_spectrum, spe
 
 
 def test_spectrum_is_centred():
-    y, x = np.mgrid[0:32, 0:32]
+    _, x = np.mgrid[0:32, 0:32]
     plane = np.cos(2 * np.pi * 4 * x / 32)  # a single horizontal frequency
     magnitude, phase = spectrum(plane)
     peaks = np.argwhere(magnitude > magnitude.max() * 0.9)
