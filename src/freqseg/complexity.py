@@ -19,6 +19,7 @@ import math
 import statistics
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import torch
@@ -140,7 +141,7 @@ def mixer_table(dim: int = 64, size: int = 32) -> list[dict[str, Any]]:
                 "mixer": name,
                 "params": parameters(module),
                 "flops": count_flops(module, x),
-                "cpu_ms": cpu_latency(lambda m=module: m(x)) * 1e3,
+                "cpu_ms": cpu_latency(partial(module, x)) * 1e3,
             }
         )
     return rows
@@ -164,7 +165,7 @@ def scaling(dim: int = 32, sizes: tuple[int, ...] = (64, 128, 256, 512)) -> list
                     "size": size,
                     "tokens": size * size,
                     "flops": count_flops(module, x),
-                    "seconds": cpu_latency(lambda m=module, x=x: m(x), repeats=repeats, warmup=int(repeats > 1)),
+                    "seconds": cpu_latency(partial(module, x), repeats=repeats, warmup=int(repeats > 1)),
                 }
             )
     return rows
