@@ -29,6 +29,8 @@ class TrainConfig:
     window: tuple[float, float] = (-175.0, 250.0)
     spacing: tuple[float, float] = (1.5, 1.5)
     augment: bool = True
+    crop: int = 128  # train on random crops of this side (0: whole slices); evaluation uses whole slices
+    samples_per_slice: int = 4  # crops drawn from each training slice per epoch
     seed: int = 0
     device: str = "auto"  # auto, cpu, cuda
     num_workers: int = 0
@@ -37,7 +39,9 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.model not in MODELS:
             raise DataError(f"config field 'model' is {self.model!r}; use one of {', '.join(MODELS)}")
-        for name in ("epochs", "batch_size"):
+        if self.crop < 0:
+            raise DataError(f"config field 'crop' must be >= 0 (0: whole slices), not {self.crop}")
+        for name in ("epochs", "batch_size", "samples_per_slice"):
             if getattr(self, name) < 1:
                 raise DataError(f"config field {name!r} must be at least 1, not {getattr(self, name)}")
         if self.lr <= 0:

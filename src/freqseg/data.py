@@ -146,10 +146,13 @@ class Preprocessing:
 class SliceDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
     """Every axial slice of the given cases, windowed, resampled and padded; items are (image [1,H,W], label [H,W])."""
 
-    def __init__(self, cases: list[Case], num_classes: int, prep: Preprocessing, transform: Any = None):
+    def __init__(
+        self, cases: list[Case], num_classes: int, prep: Preprocessing, transform: Any = None, repeats: int = 1
+    ):
         self.images: list[np.ndarray] = []
         self.labels: list[np.ndarray] = []
         self.transform = transform
+        self.repeats = repeats  # each slice is served this many times per epoch (random crops differ)
         for case in cases:
             image, label = load_pair(case, num_classes)
             spacing = image.spacing[:2]
@@ -164,13 +167,16 @@ class SliceDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
             raise DataError("the split holds no slices")
 
     def __len__(self) -> int:
-        return len(self.images)
+        return len(self.images) * self.repeats
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        index %= len(self.images)
         image = torch.from_numpy(self.images[index])[None]
         label = torch.from_numpy(self.labels[index].astype(np.int64))
         if self.transform is not None:
             data = self.transform({"image": image, "label": label[None]})
+            if isinstance(data, list):  # croppers return one dict per sample
+                data = data[0]
             image, label = data["image"], data["label"][0]
         return torch.as_tensor(image).float(), torch.as_tensor(label).long()
 
@@ -182,15 +188,25 @@ def _pad(plane: np.ndarray, multiple: int) -> np.ndarray:
     return np.pad(plane, ((0, pad_x), (0, pad_y))) if pad_x or pad_y else plane
 
 
-def augmentation(seed: int) -> Any:
-    """MONAI transforms for training slices: small rotations and scaling, intensity jitter; no flips (anatomy is
-    sided: a flipped liver is no liver)."""
+def augmentation(seed: int, crop: int = 0) -> Any:
+    """MONAI transforms for training slices: a random crop of ``crop`` pixels (2 of 3 centred on an organ) when
+    ``crop`` > 0, small rotations and scaling, intensity jitter; no flips (anatomy is sided: a flipped liver is
+    no liver)."""
     from monai.transforms.compose import Compose
+    from monai.transforms.croppad.dictionary import RandCropByPosNegLabeld
     from monai.transforms.intensity.dictionary import RandAdjustContrastd, RandGaussianNoised
     from monai.transforms.spatial.dictionary import RandAffined
 
+    crops = []
+    if crop:
+        crops.append(
+            RandCropByPosNegLabeld(
+                keys=("image", "label"), label_key="label", spatial_size=(crop, crop), pos=2, neg=1, num_samples=1
+            )
+        )
     transform = Compose(
         [
+            *crops,
             RandAffined(
                 keys=("image", "label"),
                 prob=0.5,

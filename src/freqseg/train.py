@@ -141,9 +141,11 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> d
     device = dist.device
     model = build_model(config, num_classes).to(device)
     prep = Preprocessing(config.window, config.spacing, model_stride(model))
-    train_set = SliceDataset(
-        spec.cases["training"], num_classes, prep, augmentation(config.seed) if config.augment else None
-    )
+    if config.crop % model_stride(model):
+        raise ValueError(f"config field 'crop' ({config.crop}) must be a multiple of {model_stride(model)}")
+    transform = augmentation(config.seed, config.crop) if config.augment else None
+    repeats = config.samples_per_slice if config.augment else 1
+    train_set = SliceDataset(spec.cases["training"], num_classes, prep, transform, repeats)
     val_cases = spec.cases["validation"] or spec.cases["training"]
     val_set = SliceDataset(val_cases, num_classes, prep)
     sampler: DistributedSampler[Any] | None = (

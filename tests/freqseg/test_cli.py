@@ -27,7 +27,7 @@ def dataset(tmp_path_factory):
 
 def write_config(tmp_path, dataset, **fields):
     values = {"dataset": str(dataset), "out": str(tmp_path / "run"), "size": "tiny", "epochs": 2,
-              "batch_size": 4, "spacing": [3.0, 3.0], "augment": False, **fields}  # fmt: skip
+              "batch_size": 4, "spacing": [3.0, 3.0], "augment": False, "crop": 0, **fields}  # fmt: skip
     path = tmp_path / "config.json"
     path.write_text(json.dumps(values))
     return path
