@@ -10,6 +10,10 @@ For a real ``x`` of width W, the half spectrum along W is ``x @ (C - iS)`` with
 ``C[w, k] = cos(2 pi w k / W)``, ``S[w, k] = sin(...)``, k = 0..W//2. Along H the
 full DFT is ``(C_H - i S_H) @ X``. The inverse runs the conjugates back, and the
 inverse real transform counts the bins k = 1..(W-1)//2 twice, as ``irfft`` does.
+
+The matrix form is exact only where float32 matrix products are: on NVIDIA GPUs
+that allow TF32 for them, it drifts by about 1e-2 (seen on an H200), so compare
+or export there with ``torch.backends.cuda.matmul.allow_tf32 = False``.
 """
 
 from __future__ import annotations
