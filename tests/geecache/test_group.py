@@ -87,6 +87,10 @@ def test_bloom_filter_refuses_impossible_keys_without_a_load():
 
     asyncio.run(main())
     assert calls == ["Sam"]
+    group.add_known_keys(["late-arrival"])
+    assert "late-arrival" in group.bloom  # type: ignore[operator]
+    with pytest.raises(RuntimeError, match="no Bloom filter"):
+        Group("plain", 1, bytes).add_known_keys(["x"])
 
 
 def test_a_getter_returning_something_else_than_bytes_is_a_clear_type_error():
