@@ -3,7 +3,8 @@
 PyTorch's FlopCounterMode counts nothing for FFTs; here a real FFT of N points
 counts 2.5 N log2 N floating-point operations (half the classic 5 N log2 N of a
 complex FFT), per transformed plane, for ``rfft2`` and ``irfft2`` alike. It also
-misses the CPU attention kernel, counted here as its two matmuls. Element-wise
+misses the CPU attention kernels (PyTorch's fused scaled-dot-product attention and
+nn.MultiheadAttention's inference fast path), counted here as their matmuls. Element-wise
 work (activations, the filter's complex product) is not counted, for any model.
 
 The mixer comparison runs each mixer on a C-channel map of S x S positions
@@ -47,7 +48,15 @@ def _sdpa_cpu_flops(query: Any, key: Any, value: Any, *args: Any, out_shape: Any
     return 4 * batch * heads * tokens * key[2] * depth
 
 
+def _native_mha_flops(query: Any, key: Any, value: Any, dim: int, heads: int, *args: Any, **kwargs: Any) -> int:
+    """nn.MultiheadAttention's fused inference kernel: the QKV projection, attention, the output projection."""
+    batch, tokens, _ = query
+    projections = 2 * batch * tokens * dim * 3 * dim + 2 * batch * tokens * dim * dim
+    return projections + 4 * batch * tokens * key[1] * dim
+
+
 FLOP_FORMULAS = {
+    torch.ops.aten._native_multi_head_attention: _native_mha_flops,
     torch.ops.aten._fft_r2c: _fft_r2c_flops,
     torch.ops.aten._fft_c2r: _fft_c2r_flops,
     torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: _sdpa_cpu_flops,

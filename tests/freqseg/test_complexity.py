@@ -35,3 +35,11 @@ def test_nlogn_check():
     rows = [{"mixer": "global filter", "size": s, "seconds": s * s * math.log2(s * s)} for s in (128, 512)]
     check = nlogn_check(rows)
     assert abs(check["measured_over_predicted"] - 1) < 1e-9
+
+
+def test_the_models_own_attention_is_counted_too():
+    from freqseg.models.gfunet import SelfAttention
+
+    flops = count_flops(SelfAttention(16, 4).eval(), torch.randn(1, 16, 8, 8))
+    tokens, dim = 64, 16
+    assert flops == 2 * tokens * dim * 4 * dim + 4 * tokens * tokens * dim
