@@ -67,6 +67,8 @@ class GFUNetConfig:
 SIZES = {
     "tiny": dict(dims=(16, 32, 64, 128), depths=(1, 1, 1, 1), decoder_dims=(64, 32, 16, 16), stem_dim=8),
     "small": dict(dims=(32, 64, 128, 256), depths=(1, 1, 2, 1), decoder_dims=(128, 64, 32, 32), stem_dim=16),
+    # small's encoder with a decoder a quarter of the FLOPs: most of small's FLOPs are decoder convolutions
+    "small-lean": dict(dims=(32, 64, 128, 256), depths=(1, 1, 2, 1), decoder_dims=(64, 32, 16, 16), stem_dim=8),
     "base": dict(dims=(48, 96, 192, 384), depths=(2, 2, 4, 2), decoder_dims=(192, 96, 48, 32), stem_dim=24),
 }
 
