@@ -33,7 +33,8 @@ from pathlib import Path
 
 import httpx
 
-from geecache import HTTPPool
+from geecache import HTTPPeer, HTTPPool
+from geecache.http import DEFAULT_BASE_PATH
 
 from common import header, interleaved, median
 
@@ -111,9 +112,8 @@ def wrk(url: str, duration: int, connections: int) -> float:
 
 
 async def round_trips(url: str, count: int) -> list[float]:
-    pool = HTTPPool("http://127.0.0.1:1")  # a client only: this URL is never served
-    pool.set_peers("http://127.0.0.1:1", url)
-    peer = pool._peers[url]
+    pool = HTTPPool("http://127.0.0.1:1")  # only its pooled client session is used
+    peer = HTTPPeer(url, DEFAULT_BASE_PATH, pool.session)
     try:
         for _ in range(200):
             await peer.get("scores", KEY)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"  # auto, cpu, cuda
     num_workers: int = 0
-    unet_channels: tuple[int, ...] = field(default=(16, 32, 64, 128, 256))
+    unet_channels: tuple[int, ...] = (16, 32, 64, 128, 256)
 
     def __post_init__(self) -> None:
         if self.model not in MODELS:

@@ -155,10 +155,10 @@ class SliceDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         self.repeats = repeats  # each slice is served this many times per epoch (random crops differ)
         for case in cases:
             image, label = load_pair(case, num_classes)
-            spacing = image.spacing[:2]
-            pixels = resample_in_plane(window(image.array, *prep.window), spacing, prep.spacing, label=False)
             if label is None:
                 raise DataError(f"{case.image}: this split needs labels, and the case has none")
+            spacing = image.spacing[:2]
+            pixels = resample_in_plane(window(image.array, *prep.window), spacing, prep.spacing, label=False)
             mask = resample_in_plane(label.array.astype(np.int16), spacing, prep.spacing, label=True)
             for z in range(pixels.shape[2]):
                 self.images.append(_pad(pixels[:, :, z], prep.multiple))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import random
 import time
@@ -46,7 +47,13 @@ def build_model(config: TrainConfig, num_classes: int) -> nn.Module:
 
 
 def model_stride(model: nn.Module) -> int:
-    return model.config.stride if isinstance(model, GFUNet) else 16
+    """How much the deepest features are smaller than the input: inputs are padded to a multiple of it."""
+    if isinstance(model, GFUNet):
+        return model.config.stride
+    from monai.networks.nets.unet import UNet
+
+    assert isinstance(model, UNet), f"no stride known for {type(model).__name__}"
+    return math.prod(model.strides)
 
 
 def seed_everything(seed: int) -> None:

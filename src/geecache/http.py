@@ -240,7 +240,9 @@ class HTTPPool:
             c.string(error.status, error.message)  # plain text, as groupcache's http.Error
             return
         group.counters.server_requests += 1
-        rate = self._rates.setdefault(group.name, _MinuteRate())
+        rate = self._rates.get(group.name)
+        if rate is None:
+            rate = self._rates[group.name] = _MinuteRate()
         try:
             value = await group.get(key)
         except KeyNotFound as exc:
