@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: run test lint typecheck pytest proto bench-gee bench-router bench-http bench-inprocess bench-geecache clean
+.PHONY: run test lint typecheck pytest proto bench-gee bench-router bench-http bench-inprocess bench-geecache train clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,11 @@ bench-geecache: $(VENV)/.test-deps
 # Regenerate the protobuf module from the .proto kept in the repository.
 proto: $(VENV)/.test-deps
 	cd src/geecache && ../../$(PY) -m grpc_tools.protoc -I. --python_out=. --pyi_out=. groupcache.proto
+
+# The default freqseg checkpoint (runs/gfunet-small/best.pt) in one command: fetch and build the dataset, then train.
+train: $(VENV)/.test-deps
+	test -f data/btcv/dataset.json || $(PY) -m freqseg prepare
+	$(PY) -m freqseg train --config configs/gfunet-small.toml
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

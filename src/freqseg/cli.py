@@ -1,4 +1,4 @@
-"""``python -m freqseg prepare | train | evaluate``."""
+"""``python -m freqseg prepare | train | evaluate | predict | spectrum | complexity | ...``."""
 
 from __future__ import annotations
 
@@ -33,6 +33,12 @@ def main(argv: list[str] | None = None) -> int:
     evaluate.add_argument("--split", default="test", choices=("training", "validation", "test"))
     evaluate.add_argument("--dataset", help="override the dataset folder stored in the checkpoint")
     evaluate.add_argument("--out", default=None, help="folder for results.md, results.json and overlays")
+
+    predict = commands.add_parser("predict", help="segment an image (NIfTI, DICOM, PNG) with a checkpoint")
+    predict.add_argument("checkpoint", help="a best.pt or last.pt")
+    predict.add_argument("image", help="a .nii/.nii.gz volume, a .png slice, a .dcm file or a folder of DICOM files")
+    predict.add_argument("--out", required=True, help="label map to write: .nii.gz (input's affine) or .png")
+    predict.add_argument("--batch-size", type=int, default=8, help="slices per forward pass")
 
     spectrum = commands.add_parser("spectrum", help="an image's log-magnitude and phase spectra; a model's filters")
     spectrum.add_argument("image", help="NIfTI, PNG or DICOM folder")
@@ -73,6 +79,10 @@ def main(argv: list[str] | None = None) -> int:
             result = run_evaluate(args.checkpoint, out, args.split, args.dataset)
             print((Path(out) / "results.md").read_text())
             print(f"mean Dice {result['mean_dice']:.3f} over {result['slices']} slices; details in {out}")
+        elif args.command == "predict":
+            from freqseg.predict import predict as run_predict
+
+            print(json.dumps(run_predict(args.checkpoint, args.image, args.out, args.batch_size), indent=2))
         elif args.command == "spectrum":
             run_spectrum(args)
         elif args.command == "complexity":

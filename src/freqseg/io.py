@@ -70,7 +70,11 @@ def read_nifti(path: str | os.PathLike[str]) -> Volume:
 
 
 def read_png(path: str | os.PathLike[str]) -> Volume:
-    """A grey-level PNG (8 or 16 bit; colour is converted to luminance), as one slice of 1 mm pixels."""
+    """A grey-level PNG (8 or 16 bit; colour is converted to luminance), as one slice of 1 mm pixels.
+
+    A PNG is a picture in radiological display orientation, as a DICOM slice is (rows run anterior to posterior,
+    the patient's right on the left), so it is turned into the same RAS [x, y] orientation as DICOM and NIfTI.
+    """
     from PIL import Image, UnidentifiedImageError
 
     p = Path(path)
@@ -83,7 +87,7 @@ def read_png(path: str | os.PathLike[str]) -> Volume:
                 pixels = np.asarray(image.convert("L"), dtype=np.float32)
     except (UnidentifiedImageError, OSError, SyntaxError) as exc:
         raise DataError(f"{p}: not a readable PNG image ({exc})") from exc
-    array = pixels.T[:, :, None].copy()  # rows are y: [y, x] -> [x, y, 1]
+    array = pixels.T[::-1, ::-1, None].copy()  # [rows, cols] -> RAS [x, y, 1]
     return Volume(array, (1.0, 1.0, 1.0), np.eye(4))
 
 

@@ -2,8 +2,10 @@
 
 import json
 
+import nibabel as nib
 import numpy as np
 import pytest
+from PIL import Image
 
 from freqseg.cli import main
 from freqseg.io import Volume
@@ -48,6 +50,22 @@ def test_train_resume_and_evaluate(tmp_path, dataset, capsys):
     assert result["split"] == "test" and result["slices"] > 0
     assert "| **mean** |" in (tmp_path / "eval" / "results.md").read_text()
     assert (tmp_path / "eval" / "overlay_0.png").exists()
+
+    capsys.readouterr()
+    image = sorted((dataset / "imagesTs").iterdir())[0]
+    assert main(["predict", str(run / "best.pt"), str(image), "--out", str(tmp_path / "mask.nii.gz")]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    source, mask = nib.load(image), nib.load(tmp_path / "mask.nii.gz")
+    assert mask.shape == source.shape and np.allclose(mask.affine, source.affine)
+    assert answer["shape"] == list(source.shape)
+    assert set(np.unique(np.asarray(mask.dataobj))) <= set(range(13))
+
+    Image.fromarray(np.full((40, 24), 128, np.uint8)).save(tmp_path / "slice.png")
+    assert main(["predict", str(run / "best.pt"), str(tmp_path / "slice.png"), "--out", str(tmp_path / "m.png")]) == 0
+    with Image.open(tmp_path / "m.png") as label:
+        assert label.size == (24, 40) and label.mode == "L"  # the input's own grid
+    assert main(["predict", str(run / "best.pt"), str(image), "--out", str(tmp_path / "mask.jpg")]) == 2
+    assert "write the label map as .nii.gz" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

@@ -81,7 +81,7 @@ def test_png_grey_16bit_and_rgba(tmp_path):
     Image.fromarray(np.full((3, 4), 40000, dtype=np.uint16)).save(tmp_path / "w.png")
     Image.new("RGBA", (4, 3), (255, 0, 0, 128)).save(tmp_path / "c.png")
     grey = read_image(tmp_path / "g.png")
-    assert grey.shape == (4, 3, 1) and grey.array[1, 0, 0] == 1
+    assert grey.shape == (4, 3, 1) and grey.array[2, 2, 0] == 1  # display orientation -> RAS: transposed, flipped
     assert read_image(tmp_path / "w.png").array.max() == 40000
     assert read_image(tmp_path / "c.png").shape == (4, 3, 1)
 
