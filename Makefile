@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: run test lint typecheck pytest proto bench-gee bench-router bench-http bench-inprocess bench-geecache train clean
+.PHONY: run cluster bench-segserve test lint typecheck pytest proto bench-gee bench-router bench-http bench-inprocess bench-geecache train clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -20,8 +20,26 @@ $(VENV)/.test-deps: pyproject.toml | $(PY)
 	$(PIP) install -e '.[dev,bench,ml]'
 	touch $@ $(VENV)/.run-deps
 
-run: $(VENV)/.run-deps
-	$(PY) examples/gee_demo/app.py
+# mario's levels and tile images: mario-gpt 0.1.3 (MIT) from PyPI, unpacked into .cache/mario, never committed.
+MARIO_DATA := .cache/mario/.fetched
+$(MARIO_DATA): | $(VENV)/.run-deps
+	$(PY) -m mario prepare
+	touch $@
+
+# The segmentation service on http://127.0.0.1:8000 (JSON-over-TCP on 9000), with the bundled model.
+run: $(VENV)/.run-deps $(MARIO_DATA)
+	$(PY) -m segserve --host 127.0.0.1 --port 8000 --tcp-port 9000
+
+# Three segserve nodes that share results (HTTP 8001-8003, TCP 9001-9003); Ctrl-C stops all three.
+CLUSTER_PEERS := http://127.0.0.1:8001,http://127.0.0.1:8002,http://127.0.0.1:8003
+cluster: $(VENV)/.run-deps
+	trap 'kill 0' INT TERM EXIT; \
+	for i in 1 2 3; do $(PY) -m segserve --port 800$$i --tcp-port 900$$i --peers $(CLUSTER_PEERS) & done; \
+	wait
+
+bench-segserve: $(VENV)/.test-deps
+	$(PY) benchmarks/segserve_cached.py
+	$(PY) benchmarks/segserve_overhead.py
 
 lint: $(VENV)/.test-deps
 	$(PY) -m ruff check .

@@ -40,6 +40,19 @@ def main(argv: list[str] | None = None) -> int:
     predict.add_argument("--out", required=True, help="label map to write: .nii.gz (input's affine) or .png")
     predict.add_argument("--batch-size", type=int, default=8, help="slices per forward pass")
 
+    export = commands.add_parser("export", help="ONNX file (dynamic batch/height/width) + parity check; INT8")
+    export.add_argument("checkpoint", help="a best.pt or last.pt")
+    export.add_argument("--out", required=True, help="the .onnx file to write (one file, no external data)")
+    export.add_argument("--opset", type=int, default=18, help="ONNX opset (17 or later)")
+    export.add_argument("--int8", metavar="PATH", help="also write a static QDQ INT8 model here")
+    export.add_argument("--calibration", type=int, default=32, help="training slices to calibrate INT8 on")
+    export.add_argument("--dataset", help="override the dataset folder stored in the checkpoint (calibration)")
+
+    samples = commands.add_parser("samples", help="sample CT slices (PNG + NIfTI, with attribution) for the service")
+    samples.add_argument("--dataset", default="data/btcv", help="a prepared dataset (its test split is used)")
+    samples.add_argument("--out", default="src/segserve/assets/samples")
+    samples.add_argument("--count", type=int, default=3, help="PNG slices to write")
+
     spectrum = commands.add_parser("spectrum", help="an image's log-magnitude and phase spectra; a model's filters")
     spectrum.add_argument("image", help="NIfTI, PNG or DICOM folder")
     spectrum.add_argument("--slice", type=int, default=None, help="axial slice index (default: the middle one)")
@@ -83,14 +96,48 @@ def main(argv: list[str] | None = None) -> int:
             from freqseg.predict import predict as run_predict
 
             print(json.dumps(run_predict(args.checkpoint, args.image, args.out, args.batch_size), indent=2))
+        elif args.command == "export":
+            run_export(args)
+        elif args.command == "samples":
+            from freqseg.samples import write_samples
+
+            for path in write_samples(args.dataset, args.out, args.count):
+                print(f"wrote {path}")
         elif args.command == "spectrum":
             run_spectrum(args)
         elif args.command == "complexity":
             run_complexity(args)
-    except (DataError, FileNotFoundError, ValueError) as exc:
+    except (DataError, FileNotFoundError, ValueError) as exc:  # ExportError is a ValueError
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def run_export(args: argparse.Namespace) -> None:
+    from freqseg.export import export_onnx, quantize_int8
+
+    if args.opset < 17:
+        raise ValueError(f"--opset {args.opset}: use 17 or later (LayerNormalization is an opset-17 operator)")
+    report = export_onnx(args.checkpoint, args.out, opset=args.opset)
+    print(json.dumps(report, indent=2))
+    if args.int8:
+        print(json.dumps(quantize_int8(args.out, args.int8, calibration_slices(args, report)), indent=2))
+
+
+def calibration_slices(args: argparse.Namespace, report: dict[str, Any]) -> list[Any]:
+    """``args.calibration`` training slices spread evenly over the split, preprocessed as in training."""
+    import numpy as np
+    import torch
+
+    from freqseg.data import Preprocessing, SliceDataset, load_dataset
+    from freqseg.evaluate import load_checkpoint
+
+    _, config, classes = load_checkpoint(args.checkpoint, torch.device("cpu"))
+    spec = load_dataset(args.dataset or config.dataset)
+    prep = Preprocessing(config.window, config.spacing, int(report["stride"]))
+    slices = SliceDataset(spec.cases["training"], len(classes), prep)
+    picks = np.linspace(0, len(slices) - 1, min(args.calibration, len(slices))).round().astype(int)
+    return [slices[int(i)][0].numpy() for i in picks]
 
 
 def run_spectrum(args: argparse.Namespace) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,37 +29,72 @@ def load_checkpoint(path: str | Path, device: torch.device) -> tuple[nn.Module, 
     return model.eval(), config, list(state["classes"])
 
 
+Predictor = Callable[[torch.Tensor], torch.Tensor]  # images [B, 1, H, W] -> label maps [B, H, W]
+
+
 def evaluate(
     checkpoint: str | Path, out: str | Path, split: str = "test", dataset: str | None = None
 ) -> dict[str, Any]:
+    device = pick_device("auto")
+    model, config, classes = load_checkpoint(checkpoint, device)
+
+    def predict(images: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return model(images.to(device)).argmax(1).cpu()
+
+    prep = Preprocessing(config.window, config.spacing, model_stride(model))
+    result = score(predict, classes, prep, dataset or config.dataset, split, out)
+    return {"checkpoint": str(checkpoint), **result}
+
+
+def evaluate_onnx(
+    onnx_path: str | Path, dataset: str, out: str | Path, split: str = "test", provider: str = "CPUExecutionProvider"
+) -> dict[str, Any]:
+    """The same scores for an exported model, run by ONNX Runtime (fp32 or INT8) with the file's own metadata."""
+    import onnxruntime as ort
+
+    from freqseg.export import read_metadata
+
+    meta = read_metadata(onnx_path)
+    session = ort.InferenceSession(str(onnx_path), providers=[provider])
+
+    def predict(images: torch.Tensor) -> torch.Tensor:
+        return torch.from_numpy(session.run(["logits"], {"image": images.numpy()})[0]).argmax(1)
+
+    window, spacing = json.loads(meta["window"]), json.loads(meta["spacing"])
+    prep = Preprocessing(tuple(window), tuple(spacing), int(meta["stride"]))
+    result = score(predict, json.loads(meta["classes"]), prep, dataset, split, out)
+    return {"model": str(onnx_path), **result}
+
+
+def score(
+    predict: Predictor, classes: list[str], prep: Preprocessing, dataset: str, split: str, out: str | Path
+) -> dict[str, Any]:
+    """Per-class Dice and HD95 (MONAI) of ``predict`` on a split's slices; writes results.md/json and overlays."""
     from monai.metrics.hausdorff_distance import HausdorffDistanceMetric
     from monai.metrics.meandice import DiceMetric
 
-    device = pick_device("auto")
-    model, config, classes = load_checkpoint(checkpoint, device)
-    spec = load_dataset(dataset or config.dataset)
+    spec = load_dataset(dataset)
     if spec.classes != classes:
-        raise ValueError(f"the checkpoint's classes {classes} differ from the dataset's {spec.classes}")
-    prep = Preprocessing(config.window, config.spacing, model_stride(model))
+        raise ValueError(f"the model's classes {classes} differ from the dataset's {spec.classes}")
     slices = SliceDataset(spec.cases[split], len(classes), prep)
     dice = DiceMetric(include_background=False, reduction="none", ignore_empty=True)
     hd95 = HausdorffDistanceMetric(include_background=False, percentile=95, reduction="none")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     shown = 0
-    with torch.no_grad():
-        for images, labels in DataLoader(slices, batch_size=8):
-            prediction = model(images.to(device)).argmax(1).cpu()
-            pred_1h = nn.functional.one_hot(prediction, len(classes)).permute(0, 3, 1, 2)
-            true_1h = nn.functional.one_hot(labels, len(classes)).permute(0, 3, 1, 2)
-            dice(y_pred=pred_1h, y=true_1h)
-            hd95(y_pred=pred_1h, y=true_1h, spacing=list(config.spacing))
-            for i in range(len(images)):
-                if shown < 4 and labels[i].any():
-                    save_overlay(
-                        images[i, 0].numpy(), labels[i].numpy(), prediction[i].numpy(), out / f"overlay_{shown}.png"
-                    )
-                    shown += 1
+    for images, labels in DataLoader(slices, batch_size=8):
+        prediction = predict(images)
+        pred_1h = nn.functional.one_hot(prediction, len(classes)).permute(0, 3, 1, 2)
+        true_1h = nn.functional.one_hot(labels, len(classes)).permute(0, 3, 1, 2)
+        dice(y_pred=pred_1h, y=true_1h)
+        hd95(y_pred=pred_1h, y=true_1h, spacing=list(prep.spacing))
+        for i in range(len(images)):
+            if shown < 4 and labels[i].any():
+                save_overlay(
+                    images[i, 0].numpy(), labels[i].numpy(), prediction[i].numpy(), out / f"overlay_{shown}.png"
+                )
+                shown += 1
     dice_scores = _per_class(dice.get_buffer())
     hd_scores = _per_class(hd95.get_buffer())
     rows = [
@@ -67,7 +103,6 @@ def evaluate(
         if not math.isnan(dice_scores[i])
     ]
     result = {
-        "checkpoint": str(checkpoint),
         "split": split,
         "slices": len(slices),
         "mean_dice": float(np.mean([r["dice"] for r in rows])) if rows else float("nan"),

@@ -36,9 +36,11 @@ def fft_filter(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
 
 def _dft_matrices(size: int, bins: int, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """cos and sin of 2 pi n k / size for n < size, k < bins, scaled by 1/sqrt(size) (ortho)."""
-    n = torch.arange(size, device=like.device, dtype=like.dtype)
-    k = torch.arange(bins, device=like.device, dtype=like.dtype)
-    angle = torch.outer(n, k) * (2 * math.pi / size)
+    n = torch.arange(size, device=like.device)
+    k = torch.arange(bins, device=like.device)
+    # n k mod size in integers first: the float angle then stays below 2 pi, where float32 is exact to ~1e-7.
+    # (The modulus is a tensor, n's last value + 1, because export cannot translate a remainder by a symbolic int.)
+    angle = torch.remainder(torch.outer(n, k), n[-1:] + 1).to(like.dtype) * (2 * math.pi / size)
     scale = size**-0.5
     return torch.cos(angle) * scale, torch.sin(angle) * scale
 
@@ -62,9 +64,10 @@ def matmul_filter(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     u_re = cos_h @ z_re - sin_h @ z_im
     u_im = cos_h @ z_im + sin_h @ z_re
     # Inverse real transform along W: interior bins count twice; the imaginary part of
-    # the DC and Nyquist bins drops out, since their sines are zero.
+    # the DC and Nyquist bins drops out, since their sines are zero. (2k == W marks the Nyquist bin
+    # of an even width without a branch on W's parity, which export would freeze.)
     k = torch.arange(bins, device=x.device)
-    twice = torch.where((k == 0) | ((k == width // 2) & (width % 2 == 0)), 1.0, 2.0).to(x.dtype)
+    twice = torch.where((k == 0) | (2 * k == width), 1.0, 2.0).to(x.dtype)
     return u_re @ (cos_w * twice).transpose(0, 1) - u_im @ (sin_w * twice).transpose(0, 1)
 
 

@@ -1,0 +1,161 @@
+"""ONNX export and static INT8 quantization: the model file the service runs with ONNX Runtime alone.
+
+The global filters switch to the matrix-product form of the transform before export, so the graph holds no DFT
+operator (slow in ONNX Runtime) and keeps height and width dynamic. Everything the service needs to pre- and
+post-process an image travels in the file's metadata (``freqseg.*`` keys), so the service never reads a
+checkpoint or imports torch. Export ends with a parity check against PyTorch's ``torch.fft`` model; a file that
+fails it is deleted, not left behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import torch
+
+from freqseg.evaluate import load_checkpoint
+from freqseg.models.gfunet import GFUNet
+from freqseg.train import model_stride
+
+PARITY_SHAPES = ((1, 128, 128), (2, 208, 256), (3, 64, 48))
+METADATA_PREFIX = "freqseg."
+
+
+class ExportError(ValueError):
+    """The exported model does not match PyTorch, or cannot be quantized: nothing usable was written."""
+
+
+def export_onnx(
+    checkpoint: str | Path,
+    out: str | Path,
+    opset: int = 18,
+    tolerance: float = 1e-4,
+    parity_shapes: Sequence[tuple[int, int, int]] = PARITY_SHAPES,
+) -> dict[str, Any]:
+    """Write ``out`` (one file, dynamic batch/height/width) and return its metadata and parity figures."""
+    out = Path(out)
+    model, config, classes = load_checkpoint(checkpoint, torch.device("cpu"))
+    stride = model_stride(model)
+    architecture = f"{config.model} ({config.size})" if config.model != "unet" else "MONAI UNet"
+    if isinstance(model, GFUNet):
+        model.set_transform("matmul")
+    example = torch.rand(2, 1, 8 * stride, 6 * stride)
+    batch = torch.export.Dim("batch", min=1, max=1024)
+    rows = torch.export.Dim("rows", min=1, max=4096 // stride)
+    cols = torch.export.Dim("cols", min=1, max=4096 // stride)
+    program = torch.onnx.export(
+        model,
+        (example,),
+        input_names=["image"],
+        output_names=["logits"],
+        dynamic_shapes=({0: batch, 2: stride * rows, 3: stride * cols},),
+        opset_version=opset,
+        dynamo=True,
+        external_data=False,
+        verbose=False,
+    )
+    assert program is not None
+    proto = program.model_proto
+    digest = hashlib.sha256(proto.SerializeToString()).hexdigest()
+    metadata = {
+        "classes": json.dumps(classes),
+        "window": json.dumps(list(config.window)),
+        "spacing": json.dumps(list(config.spacing)),
+        "stride": str(stride),
+        "layout": "ras-xy",  # input axes are the RAS voxel array's [x, y]; display images are transposed + flipped
+        "architecture": architecture,
+        "sha256": digest,
+        "source": Path(checkpoint).name,
+    }
+    onnx.helper.set_model_props(proto, {METADATA_PREFIX + k: v for k, v in metadata.items()})
+    out.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save_model(proto, str(out))
+    if isinstance(model, GFUNet):
+        model.set_transform("fft")  # the parity reference is the model as trained
+    worst = parity(model, out, parity_shapes)
+    if worst > tolerance:
+        out.unlink()
+        raise ExportError(f"ONNX Runtime differs from PyTorch by {worst:.2e} (> {tolerance:.0e}); nothing written")
+    return {"out": str(out), "bytes": out.stat().st_size, "max_abs_diff": worst, "opset": opset, **metadata}
+
+
+def parity(model: torch.nn.Module, onnx_path: str | Path, shapes: Sequence[tuple[int, int, int]]) -> float:
+    """Largest |ONNX Runtime - PyTorch| over random inputs of the given (batch, height, width)."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    generator = torch.Generator().manual_seed(0)
+    worst = 0.0
+    with torch.no_grad():
+        for batch, height, width in shapes:
+            image = torch.rand(batch, 1, height, width, generator=generator)
+            expected = model(image).numpy()
+            got = session.run(["logits"], {"image": image.numpy()})[0]
+            worst = max(worst, float(np.abs(got - expected).max()))
+    return worst
+
+
+def read_metadata(onnx_path: str | Path) -> dict[str, str]:
+    """The ``freqseg.*`` metadata of an exported file, without the prefix."""
+    model = onnx.load(str(onnx_path), load_external_data=False)
+    return {p.key[len(METADATA_PREFIX) :]: p.value for p in model.metadata_props if p.key.startswith(METADATA_PREFIX)}
+
+
+def activation_products(model: onnx.ModelProto) -> list[str]:
+    """MatMul nodes with no weight among their inputs: the global filter's DFT, whose two operands both change
+    with the input. Eight bits on both sides of a 64-point DFT cost too much accuracy; those stay in float."""
+    weights = {tensor.name for tensor in model.graph.initializer}
+    return [n.name for n in model.graph.node if n.op_type == "MatMul" and not weights & set(n.input)]
+
+
+def quantize_int8(
+    fp32_path: str | Path, out: str | Path, calibration: Sequence[np.ndarray], per_channel: bool = True
+) -> dict[str, Any]:
+    """Static QDQ INT8 (weights per channel, activations calibrated on ``calibration`` images [1, H, W]).
+
+    Static, not dynamic: dynamic quantization leaves convolutions' activations in float and made conv nets about
+    11x slower here. The metadata is copied over, with a new hash and the calibration count.
+    """
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    if not calibration:
+        raise ExportError("INT8 calibration needs at least one image; give training slices")
+
+    class Reader(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.images: Iterator[np.ndarray] = iter(calibration)
+
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            image = next(self.images, None)
+            return None if image is None else {"image": image[None].astype(np.float32)}
+
+    out = Path(out)
+    metadata = read_metadata(fp32_path)
+    with tempfile.TemporaryDirectory() as work:
+        prepared = Path(work) / "prepared.onnx"
+        quant_pre_process(str(fp32_path), str(prepared), skip_symbolic_shape=True)
+        quantize_static(
+            str(prepared),
+            str(out),
+            Reader(),
+            quant_format=QuantFormat.QDQ,
+            per_channel=per_channel,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            nodes_to_exclude=activation_products(onnx.load(str(prepared))),
+        )
+    proto = onnx.load(str(out))
+    digest = hashlib.sha256(proto.SerializeToString()).hexdigest()
+    metadata.update(sha256=digest, quantization=f"static QDQ int8, per-channel, {len(calibration)} calibration slices")
+    del proto.metadata_props[:]
+    onnx.helper.set_model_props(proto, {METADATA_PREFIX + k: v for k, v in metadata.items()})
+    onnx.save_model(proto, str(out))
+    return {"out": str(out), "bytes": out.stat().st_size, **metadata}

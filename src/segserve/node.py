@@ -1,0 +1,175 @@
+"""One segserve node: the HTTP API (uvicorn + gee), the TCP endpoint and a geecache peer, in one process.
+
+    segserve --port 8000 --tcp-port 9000                      # one node, bundled model
+    segserve --port 8001 --peers http://127.0.0.1:8001,http://127.0.0.1:8002,http://127.0.0.1:8003
+
+Peers are the nodes' HTTP base URLs: the cache's peer protocol is served on the
+same port as the API. Every node of a cluster must list the same peers and serve
+the same model (results are keyed by the model's hash).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import socket
+from typing import Any
+
+import uvicorn
+
+from segserve.cache import Cache
+from segserve.errors import ModelError
+from segserve.http import build_engine
+from segserve.imaging import Limits
+from segserve.model import DEFAULT_MODEL, PROVIDERS, Model
+from segserve.pool import InferencePool
+from segserve.service import Service
+from segserve.tcp import TCPServer
+
+log = logging.getLogger("segserve.node")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, not {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, not {value}")
+    return value
+
+
+def _peer_list(text: str) -> list[str]:
+    peers = [p.strip().rstrip("/") for p in text.split(",") if p.strip()]
+    if not peers:
+        raise argparse.ArgumentTypeError("give at least one peer URL, e.g. http://127.0.0.1:8001")
+    return peers
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="segserve",
+        description="Serve a freqseg ONNX segmentation model over HTTP and JSON-over-TCP, "
+        "sharing results with other nodes through geecache. " + (__doc__ or "").split("\n\n")[-1],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    net = p.add_argument_group("network")
+    net.add_argument("--host", default="127.0.0.1", help="address the HTTP and TCP endpoints listen on")
+    net.add_argument("--port", type=_non_negative_int, default=8000, help="HTTP port (0: any free port)")
+    net.add_argument("--tcp-port", type=int, default=9000, help="JSON-over-TCP port (0: any free port, -1: off)")
+    net.add_argument("--self", dest="self_url", help="this node's URL as peers list it (default http://HOST:PORT)")
+    net.add_argument("--peers", type=_peer_list, help="comma-separated HTTP base URLs of all nodes, this one included")
+    net.add_argument("--peer-timeout", type=float, default=60.0, help="seconds to wait for a peer (covers inference)")
+    model = p.add_argument_group("model")
+    model.add_argument("--model", default=str(DEFAULT_MODEL), help="ONNX file exported by freqseg")
+    model.add_argument("--provider", default="cpu", help=f"ONNX Runtime execution provider ({', '.join(PROVIDERS)})")
+    model.add_argument(
+        "--threads", type=_non_negative_int, default=0, help="intra-op threads per run (0: cores / workers)"
+    )
+    model.add_argument("--batch-size", type=_positive_int, default=8, help="slices per model run for volumes")
+    pool = p.add_argument_group("inference pool")
+    pool.add_argument("--workers", type=_positive_int, default=1, help="model runs at once")
+    pool.add_argument("--queue", type=_non_negative_int, default=16, help="jobs that may wait; beyond: 503")
+    pool.add_argument(
+        "--batch-window-ms",
+        type=float,
+        default=0.0,
+        help="micro-batching: gather concurrent single slices of one shape for this long (0: off)",
+    )
+    limits = p.add_argument_group("limits")
+    limits.add_argument("--max-body-bytes", type=_positive_int, default=64 << 20, help="HTTP body limit (413)")
+    limits.add_argument("--max-pixels", type=_positive_int, default=4096 * 4096, help="pixels per slice")
+    limits.add_argument("--max-voxels", type=_positive_int, default=512 * 512 * 1024, help="voxels per volume")
+    limits.add_argument("--max-frame-bytes", type=_positive_int, default=64 << 20, help="TCP frame limit")
+    limits.add_argument("--idle-timeout", type=float, default=60.0, help="seconds before an idle TCP client is dropped")
+    limits.add_argument("--max-in-flight", type=_positive_int, default=32, help="requests in flight per TCP connection")
+    cache = p.add_argument_group("cache")
+    cache.add_argument("--cache-bytes", type=_non_negative_int, default=256 << 20, help="bytes for results")
+    cache.add_argument("--input-cache-bytes", type=_non_negative_int, default=256 << 20, help="bytes for inputs")
+    cache.add_argument("--memo-bytes", type=_non_negative_int, default=64 << 20, help="bytes of encoded answers")
+    p.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
+    return p
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        raise SystemExit(f"cannot listen on {host}:{port}: {exc.strerror}; pick another --port") from exc
+    sock.listen(2048)
+    return sock
+
+
+def build_service(args: argparse.Namespace, self_url: str) -> Service:
+    threads = args.threads or max(1, (os.cpu_count() or 1) // args.workers)
+    try:
+        model = Model(args.model, provider=args.provider, threads=threads)
+    except ModelError as exc:
+        raise SystemExit(f"segserve: {exc}") from exc
+    peers = args.peers or [self_url]
+    if self_url not in peers:
+        raise SystemExit(f"segserve: --self {self_url} must be one of --peers ({', '.join(peers)})")
+    cache = Cache(
+        self_url,
+        peers,
+        result_bytes=args.cache_bytes,
+        input_bytes=args.input_cache_bytes,
+        peer_timeout=args.peer_timeout,
+    )
+    return Service(
+        model,
+        InferencePool(args.workers, args.queue),
+        cache,
+        limits=Limits(max_pixels=args.max_pixels, max_voxels=args.max_voxels),
+        batch_size=args.batch_size,
+        batch_window=args.batch_window_ms / 1000,
+        memo_bytes=args.memo_bytes,
+    )
+
+
+async def serve(args: argparse.Namespace) -> None:
+    http_sock = _listen(args.host, args.port)
+    port = http_sock.getsockname()[1]
+    self_url = (args.self_url or f"http://{args.host}:{port}").rstrip("/")
+    service = build_service(args, self_url)
+    engine = build_engine(service, max_body_bytes=args.max_body_bytes)
+    tcp: TCPServer | None = None
+    tcp_port = -1
+    if args.tcp_port >= 0:
+        tcp = TCPServer(
+            service, max_frame=args.max_frame_bytes, idle_timeout=args.idle_timeout, max_in_flight=args.max_in_flight
+        )
+        server = await tcp.start(args.host, args.tcp_port)
+        tcp_port = server.sockets[0].getsockname()[1]
+    config: dict[str, Any] = {"log_level": args.log_level, "access_log": False, "lifespan": "on"}
+    uv = uvicorn.Server(uvicorn.Config(engine, http="httptools", **config))
+    # The sockets already listen, so clients may connect from now on: say so, for scripts and tests.
+    print(
+        f"segserve ready http={self_url} tcp={tcp_port} model={service.model.info.sha256[:12]} "
+        f"provider={service.model.provider} peers={','.join(service.cache.peers())}",
+        flush=True,
+    )
+    try:
+        await uv.serve(sockets=[http_sock])
+    finally:
+        if tcp is not None:
+            await tcp.close()
+        service.pool.shutdown()
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    try:
+        import uvloop
+
+        uvloop.run(serve(args))
+    except KeyboardInterrupt:
+        pass

@@ -1,0 +1,303 @@
+"""The service core shared by HTTP and TCP: options, the inference pipeline, caching and counters.
+
+A request's path: hash the input (SHA-256); answer from this node's memo of encoded
+answers if it has one; otherwise publish the input to the cluster (``cache.Cache``)
+and ask the results group for the label map, whose owner runs the model at most
+once for all concurrent askers in the cluster; then apply the format and class
+subset, and remember the encoded answer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from geecache import LRUCache
+from segserve.cache import Cache
+from segserve.errors import ServiceError, bad_input
+from segserve.imaging import (
+    Decoded,
+    Limits,
+    decode,
+    model_grid,
+    model_to_display,
+    resample_labels,
+    resample_slices,
+    sniff,
+)
+from segserve.model import Model
+from segserve.pool import F32, U8, InferencePool, MicroBatcher
+from segserve.results import OUTPUT_FORMATS, LabelMap, encode, pick_classes, pick_format
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+@dataclass(frozen=True)
+class Options:
+    """What a request asks for. Only ``spacing`` changes the inference; the rest shape the answer."""
+
+    format: str = "json"
+    keep: tuple[int, ...] | None = None
+    spacing: tuple[float, float] | None = None
+
+    def inference_key(self) -> str:
+        return "sp=file" if self.spacing is None else f"sp={self.spacing[0]:g}x{self.spacing[1]:g}"
+
+
+@dataclass
+class Answer:
+    body: bytes
+    content_type: str
+    format: str
+    cached: bool
+
+
+@dataclass
+class Counters:
+    requests: dict[tuple[str, int], int] = field(default_factory=dict)  # (transport, status) -> count
+    inferences: int = 0  # label maps computed by this node (one per input, however many slices)
+    memo_hits: int = 0
+    latency_buckets: list[int] = field(default_factory=lambda: [0] * (len(LATENCY_BUCKETS) + 1))
+    latency_sum: float = 0.0
+    latency_count: int = 0
+
+    def observe(self, transport: str, status: int, seconds: float) -> None:
+        key = (transport, status)
+        self.requests[key] = self.requests.get(key, 0) + 1
+        for i, bound in enumerate(LATENCY_BUCKETS):
+            if seconds <= bound:
+                self.latency_buckets[i] += 1
+                break
+        else:
+            self.latency_buckets[-1] += 1
+        self.latency_sum += seconds
+        self.latency_count += 1
+
+
+def parse_spacing(value: Any) -> tuple[float, float] | None:
+    """``"0.8,0.8"``, ``"0.8x0.8"``, ``0.8`` or ``[0.8, 0.8]`` (mm along x, then y) to a pair."""
+    if value is None or value == "":
+        return None
+    try:
+        if isinstance(value, str):
+            parts = [float(p) for p in value.replace("x", ",").split(",") if p.strip()]
+        elif isinstance(value, int | float):
+            parts = [float(value)]
+        else:
+            parts = [float(p) for p in value]
+    except (TypeError, ValueError) as exc:
+        raise bad_input(f"spacing {value!r} is not one or two numbers in mm, such as 0.8 or 0.8,0.8") from exc
+    if len(parts) == 1:
+        parts *= 2
+    if len(parts) != 2 or not all(math.isfinite(p) and 0.01 <= p <= 100 for p in parts):
+        raise bad_input(f"spacing {value!r} must be one or two numbers between 0.01 and 100 (mm per pixel)")
+    return parts[0], parts[1]
+
+
+class Service:
+    """The model, the bounded pool, the cluster cache and the counters of one node."""
+
+    def __init__(
+        self,
+        model: Model,
+        pool: InferencePool,
+        cache: Cache,
+        *,
+        limits: Limits | None = None,
+        batch_size: int = 8,
+        batch_window: float = 0.0,
+        memo_bytes: int = 64 << 20,
+    ) -> None:
+        self.model = model
+        self.pool = pool
+        self.cache = cache
+        self.limits = limits or Limits()
+        self.batch_size = max(1, batch_size)
+        self.batcher = MicroBatcher(pool, model.predict, batch_window, batch_size) if batch_window > 0 else None
+        self.memo: LRUCache[bytes] = LRUCache(max_bytes=memo_bytes)
+        self.counters = Counters()
+        self.classes = list(model.info.classes)
+        cache.attach(self._load_result)
+
+    # ------------------------------------------------------------- options
+
+    def options(
+        self,
+        format: str | None = None,
+        accept: str | None = None,
+        classes: str | list[str] | None = None,
+        spacing: Any = None,
+    ) -> Options:
+        keep = pick_classes(classes, self.classes)
+        return Options(
+            format=pick_format(format, accept),
+            keep=tuple(keep) if keep is not None else None,
+            spacing=parse_spacing(spacing),
+        )
+
+    # ------------------------------------------------------------- segment
+
+    async def segment(self, data: bytes, options: Options) -> Answer:
+        """The answer for one input, from the memo, the cluster cache, or a model run."""
+        digest = hashlib.sha256(data).hexdigest()
+        result_key = f"{self.model.info.sha256[:16]}/{options.inference_key()}/{digest}"
+        keep = list(options.keep) if options.keep is not None else None
+        memo_key = f"{result_key}/{options.format}/{','.join(map(str, keep or []))}"
+        content_type = OUTPUT_FORMATS[options.format]
+        body = self.memo.get(memo_key)
+        if body is not None:
+            self.counters.memo_hits += 1
+            return Answer(body, content_type, options.format, True)
+        sniff(data)  # refuse what is not an image before it reaches the cluster
+        blob = await self.cache.result(result_key, digest, data)
+        label_map = LabelMap.from_bytes(blob)
+        body, content_type = encode(label_map, options.format, keep)
+        self.memo.add(memo_key, body)
+        return Answer(body, content_type, options.format, False)
+
+    async def _load_result(self, key: str, data: bytes) -> bytes:
+        """The results group's getter body (on the key's owner): decode, run the model, serialize."""
+        model_part, inference, _ = key.split("/", 2)
+        if model_part != self.model.info.sha256[:16]:
+            raise ServiceError(409, "model_mismatch", f"this node serves model {self.model.info.sha256[:16]}")
+        spacing = None if inference == "sp=file" else parse_spacing(inference[3:])
+        if self.batcher is None:
+            label_map = await self.pool.run(self.pipeline, data, spacing)
+        else:
+            label_map = await self._batched(data, spacing)
+        self.counters.inferences += 1
+        return label_map.to_bytes()
+
+    async def _batched(self, data: bytes, spacing: tuple[float, float] | None) -> LabelMap:
+        assert self.batcher is not None
+        decoded, slices = await self.pool.run(self.prepare, data, spacing)
+        if slices.shape[0] != 1:
+            labels = await self.pool.run(self.predict_slices, slices)
+        else:
+            labels = (await self.batcher.submit(slices[0]))[None]
+        return self.finish(decoded, labels)
+
+    # ------------------------------------------------------------- pipeline (worker threads)
+
+    def prepare(self, data: bytes, spacing: tuple[float, float] | None) -> tuple[Decoded, F32]:
+        """Decode and resample to the model's spacing: slices [Z, X', Y'] ready for the model."""
+        decoded = decode(data, self.model.info.window, self.limits, spacing)
+        _, x, y = decoded.slices.shape
+        grid = model_grid((x, y), decoded.spacing, self.model.info.spacing)
+        return decoded, resample_slices(decoded.slices, grid)
+
+    def predict_slices(self, slices: F32) -> U8:
+        """Slice by slice in batches of ``batch_size``, so a volume's memory stays bounded."""
+        parts = [self.model.predict(slices[i : i + self.batch_size]) for i in range(0, len(slices), self.batch_size)]
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+    def finish(self, decoded: Decoded, labels: U8) -> LabelMap:
+        """Labels back on the input's grid and axes."""
+        _, x, y = decoded.slices.shape
+        labels = resample_labels(labels, (x, y))
+        sx_sy = list(decoded.spacing) if decoded.spacing is not None else None
+        spacing: list[float] | None
+        if decoded.layout == "yx":
+            out = model_to_display(labels)  # [Z, rows, cols]
+            if out.shape[0] == 1:
+                out = out[0]
+                spacing = [sx_sy[1], sx_sy[0]] if sx_sy else None
+            else:
+                thickness = decoded.slice_thickness
+                spacing = [thickness, sx_sy[1], sx_sy[0]] if sx_sy and thickness else None
+        else:  # NIfTI: [X, Y, Z] in RAS, then back to the input array's own axes
+            from nibabel import orientations as nib_orientations
+
+            out = labels.transpose(1, 2, 0)
+            if decoded.orientation is not None:
+                back = nib_orientations.ornt_transform(nib_orientations.axcodes2ornt("RAS"), decoded.orientation)
+                out = nib_orientations.apply_orientation(out, back)
+            spacing = decoded.answer_spacing
+            if decoded.layout == "xy":
+                out = out[:, :, 0]
+        return LabelMap(
+            labels=np.ascontiguousarray(out),
+            layout=decoded.layout,
+            spacing=spacing,
+            spacing_source=decoded.spacing_source,
+            affine=decoded.affine,
+            kind=decoded.kind,
+            model=self.model.info.sha256,
+            classes=self.classes,
+        )
+
+    def pipeline(self, data: bytes, spacing: tuple[float, float] | None) -> LabelMap:
+        """The whole uncached path in one worker job: decode, resample, predict, resample back."""
+        start = time.perf_counter()
+        decoded, slices = self.prepare(data, spacing)
+        label_map = self.finish(decoded, self.predict_slices(slices))
+        label_map.model_ms = (time.perf_counter() - start) * 1000
+        return label_map
+
+    # ------------------------------------------------------------- descriptions
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "models": [
+                {
+                    **self.model.describe(),
+                    "outputs": list(OUTPUT_FORMATS),
+                    "pool": {"workers": self.pool.workers, "queue": self.pool.queue},
+                    "limits": {
+                        "max_pixels_per_slice": self.limits.max_pixels,
+                        "max_voxels": self.limits.max_voxels,
+                    },
+                }
+            ]
+        }
+
+    def health(self) -> dict[str, Any]:
+        return {
+            "status": "ok",
+            "model": self.model.info.sha256,
+            "provider": self.model.provider,
+            "pool": {"running": self.pool.running, "waiting": self.pool.waiting, "workers": self.pool.workers},
+            "peers": self.cache.peers(),
+        }
+
+    def metrics(self) -> str:
+        """Prometheus text: this service's counters, then the cache groups' (geecache's own format)."""
+        c = self.counters
+        lines = [
+            "# HELP segserve_inferences_total Label maps computed by this node's model (cache misses it owned).",
+            "# TYPE segserve_inferences_total counter",
+            f"segserve_inferences_total {c.inferences}",
+            "# TYPE segserve_model_runs_total counter",
+            f"segserve_model_runs_total {self.model.runs}",
+            "# TYPE segserve_model_slices_total counter",
+            f"segserve_model_slices_total {self.model.slices}",
+            "# TYPE segserve_model_seconds_total counter",
+            f"segserve_model_seconds_total {self.model.run_seconds:.6f}",
+            "# TYPE segserve_memo_hits_total counter",
+            f"segserve_memo_hits_total {c.memo_hits}",
+            "# TYPE segserve_pool_rejected_total counter",
+            f"segserve_pool_rejected_total {self.pool.rejected}",
+            "# TYPE segserve_pool_completed_total counter",
+            f"segserve_pool_completed_total {self.pool.completed}",
+            "# TYPE segserve_pool_running gauge",
+            f"segserve_pool_running {self.pool.running}",
+            "# TYPE segserve_pool_waiting gauge",
+            f"segserve_pool_waiting {self.pool.waiting}",
+            "# TYPE segserve_requests_total counter",
+        ]
+        for (transport, status), count in sorted(c.requests.items()):
+            lines.append(f'segserve_requests_total{{transport="{transport}",status="{status}"}} {count}')
+        lines.append("# TYPE segserve_request_seconds histogram")
+        cumulative = 0
+        for bound, count in zip([*LATENCY_BUCKETS, math.inf], c.latency_buckets, strict=True):
+            cumulative += count
+            le = "+Inf" if bound == math.inf else f"{bound:g}"
+            lines.append(f'segserve_request_seconds_bucket{{le="{le}"}} {cumulative}')
+        lines.append(f"segserve_request_seconds_sum {c.latency_sum:.6f}")
+        lines.append(f"segserve_request_seconds_count {c.latency_count}")
+        return "\n".join(lines) + "\n" + self.cache.metrics()

@@ -1,0 +1,222 @@
+"""segserve fixtures: the stand-in model, real node processes on 127.0.0.1, and test images."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import pathlib
+import signal
+import socket
+import struct
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tests.segserve import standin_model
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+BUNDLED = ROOT / "src" / "segserve" / "assets" / "default.onnx"
+SAMPLES = ROOT / "src" / "segserve" / "assets" / "samples"
+LIVER = 5  # the stand-in labels a flat region of intensity 5/12 as class 5, "liver"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def png_bytes(array: np.ndarray, mode: str | None = None) -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(array, mode=mode).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def phantom(height: int = 200, width: int = 256) -> np.ndarray:
+    """An 8-bit slice: background 0 and a rectangle the stand-in calls liver, off-centre so axes matter."""
+    image = np.zeros((height, width), np.uint8)
+    image[40:120, 30:200] = round(255 * LIVER / 12)
+    return image
+
+
+def labels_of(png: bytes) -> np.ndarray:
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(png)))
+
+
+class Node:
+    """A real ``python -m segserve`` process; ``start`` returns once it printed its ready line."""
+
+    def __init__(self, model: pathlib.Path | str, *args: str, port: int = 0, peers: list[str] | None = None) -> None:
+        self.model = str(model)
+        self.port = port
+        self.args = list(args)
+        self.peers = peers
+        self.process: subprocess.Popen[str] | None = None
+        self.url = ""
+        self.tcp_port = -1
+
+    def start(self) -> Node:
+        command = [
+            sys.executable, "-m", "segserve",
+            "--model", self.model,
+            "--port", str(self.port),
+            "--tcp-port", "0",
+            "--threads", "1",
+            *(["--peers", ",".join(self.peers)] if self.peers else []),
+            *self.args,
+        ]  # fmt: skip
+        env = {**os.environ, "OMP_NUM_THREADS": "1"}
+        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if "ready" not in line:
+            self.process.kill()
+            raise RuntimeError(f"segserve did not start: {line!r} (exit {self.process.wait()})")
+        fields = dict(part.split("=", 1) for part in line.split()[2:])
+        self.url = fields["http"]
+        self.tcp_port = int(fields["tcp"])
+        return self
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def rss_kib(self) -> int:
+        for line in pathlib.Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        raise RuntimeError("no VmRSS")
+
+    def metric(self, name: str) -> float:
+        import httpx
+
+        for line in httpx.get(f"{self.url}/metrics", timeout=10).text.splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+        raise KeyError(name)
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait()
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def tcp_call(sock: socket.socket, message: dict[str, Any] | bytes) -> None:
+    body = message if isinstance(message, bytes) else json.dumps(message).encode()
+    sock.sendall(struct.pack(">I", len(body)) + body)
+
+
+def tcp_read(sock: socket.socket) -> dict[str, Any]:
+    header = _read_exactly(sock, 4)
+    (length,) = struct.unpack(">I", header)
+    return json.loads(_read_exactly(sock, length))  # type: ignore[no-any-return]
+
+
+def _read_exactly(sock: socket.socket, n: int) -> bytes:
+    chunks = b""
+    while len(chunks) < n:
+        chunk = sock.recv(n - len(chunks))
+        if not chunk:
+            raise ConnectionError(f"closed after {len(chunks)} of {n} bytes")
+        chunks += chunk
+    return chunks
+
+
+@pytest.fixture(scope="session")
+def standin(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
+    import onnx
+
+    path = tmp_path_factory.mktemp("models") / "standin.onnx"
+    onnx.save(standin_model.build(), str(path))
+    return path
+
+
+@pytest.fixture(scope="session")
+def slow_standin(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
+    import onnx
+
+    path = tmp_path_factory.mktemp("models") / "slow.onnx"
+    onnx.save(standin_model.build(slow=4), str(path))
+    return path
+
+
+@pytest.fixture(scope="session")
+def bundled() -> pathlib.Path:
+    if not BUNDLED.is_file():
+        pytest.skip(f"the bundled model {BUNDLED.relative_to(ROOT)} is not committed yet (freqseg export pending)")
+    return BUNDLED
+
+
+@pytest.fixture(scope="module")
+def node(standin: pathlib.Path) -> Iterator[Node]:
+    """One node on the stand-in model, shared by a test module; small limits so the limit tests are cheap."""
+    server = Node(standin, "--max-body-bytes", str(4 << 20), "--idle-timeout", "1", "--max-frame-bytes", str(4 << 20))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def dicom_bytes(hu: np.ndarray | None, spacing: tuple[float, float] = (0.75, 0.75), intercept: float = -1024) -> bytes:
+    """A CT DICOM Part 10 file; ``hu`` [rows, cols] in Hounsfield units, or None for no pixel data."""
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
+
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = CTImageStorage
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID = CTImageStorage
+    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    ds.Modality = "CT"
+    ds.PixelSpacing = [spacing[0], spacing[1]]  # row spacing (y), column spacing (x)
+    ds.RescaleSlope = 1
+    ds.RescaleIntercept = intercept
+    if hu is not None:
+        stored = np.round(hu - intercept).astype(np.int16)
+        ds.Rows, ds.Columns = stored.shape
+        ds.SamplesPerPixel = 1
+        ds.PhotometricInterpretation = "MONOCHROME2"
+        ds.BitsAllocated = ds.BitsStored = 16
+        ds.HighBit = 15
+        ds.PixelRepresentation = 1
+        ds.PixelData = stored.tobytes()
+    buffer = io.BytesIO()
+    ds.save_as(buffer, enforce_file_format=True)
+    return buffer.getvalue()
+
+
+def nifti_bytes(volume: np.ndarray, affine: np.ndarray | None = None, gz: bool = False) -> bytes:
+    import gzip
+
+    import nibabel as nib
+
+    image = nib.Nifti1Image(volume, np.diag([0.8, 0.8, 2.5, 1.0]) if affine is None else affine)
+    data = image.to_bytes()
+    return gzip.compress(data) if gz else data
+
+
+def hu_for(index: int) -> float:
+    """The HU that the window maps to the stand-in's centre of class ``index``."""
+    return -175 + 425 * index / 12
