@@ -168,6 +168,14 @@ def model_to_display(slices: npt.NDArray[Any]) -> npt.NDArray[Any]:
     return np.ascontiguousarray(slices[:, ::-1, ::-1].transpose(0, 2, 1))
 
 
+def ras_to_input(labels: npt.NDArray[Any], orientation: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """Undo a NIfTI's reorientation to RAS: labels [X, Y, Z] back on the input array's own axes."""
+    from nibabel import orientations
+
+    back = orientations.ornt_transform(orientations.axcodes2ornt("RAS"), orientation)
+    return np.asarray(orientations.apply_orientation(labels, back))
+
+
 def window_hu(hu: npt.NDArray[Any], window: tuple[float, float]) -> F32:
     """Clip Hounsfield units to the model's window and scale to [0, 1]."""
     low, high = window
@@ -178,6 +186,7 @@ def window_hu(hu: npt.NDArray[Any], window: tuple[float, float]) -> F32:
 def decode_dicom(data: bytes, window: tuple[float, float], limits: Limits) -> Decoded:
     """A DICOM Part 10 file: HU from RescaleSlope/Intercept, spacing from PixelSpacing (row, col)."""
     import pydicom
+
     try:
         ds = pydicom.dcmread(io.BytesIO(data))
     except Exception as exc:  # InvalidDicomError, EOFError, BytesLengthException (a ValueError), ...

@@ -26,6 +26,7 @@ from segserve.imaging import (
     decode,
     model_grid,
     model_to_display,
+    ras_to_input,
     resample_labels,
     resample_slices,
     sniff,
@@ -211,12 +212,9 @@ class Service:
                 thickness = decoded.slice_thickness
                 spacing = [thickness, sx_sy[1], sx_sy[0]] if sx_sy and thickness else None
         else:  # NIfTI: [X, Y, Z] in RAS, then back to the input array's own axes
-            from nibabel import orientations as nib_orientations
-
             out = labels.transpose(1, 2, 0)
             if decoded.orientation is not None:
-                back = nib_orientations.ornt_transform(nib_orientations.axcodes2ornt("RAS"), decoded.orientation)
-                out = nib_orientations.apply_orientation(out, back)
+                out = ras_to_input(out, decoded.orientation)
             spacing = decoded.answer_spacing
             if decoded.layout == "xy":
                 out = out[:, :, 0]

@@ -62,19 +62,25 @@ def test_dicom_gets_areas_in_mm2(node: Node) -> None:
     assert liver["pixels"] > 0.8 * 80 * 70 and liver["area_mm2"] == pytest.approx(liver["pixels"] * 0.5625)
 
 
-def test_nifti_volume_answers_nifti_with_the_same_affine(node: Node) -> None:
+@pytest.mark.parametrize(
+    "axes",
+    [[1.5, 1.5, 3.0], [-1.5, -1.5, 3.0], [1.5, -1.5, -3.0]],
+    ids=["RAS", "LPS", "RPI"],  # the model sees RAS; the answer must land on the input's own voxels
+)
+def test_nifti_volume_answers_nifti_with_the_same_affine(node: Node, axes: list[float]) -> None:
     import nibabel as nib
 
     volume = np.full((64, 48, 5), -1000, np.int16)
-    volume[10:50, 8:40, 1:4] = round(hu_for(LIVER))
-    affine = np.diag([1.5, 1.5, 3.0, 1.0])
+    volume[4:30, 8:40, 1:4] = round(hu_for(LIVER))  # off-centre: a flip left in place would show
+    affine = np.diag([*axes, 1.0])
     affine[:3, 3] = [-100, 50, 7]
     response = post(node, nifti_bytes(volume, affine, gz=True), format="nifti")
     assert response.status_code == 200
     image = nib.Nifti1Image.from_bytes(gzip.decompress(response.content))
     labels = np.asarray(image.dataobj)
     assert labels.shape == volume.shape and np.allclose(image.affine, affine)
-    assert (labels[20:40, 15:30, 2] == LIVER).all() and (labels[:, :, 0] != LIVER).all()
+    assert (labels[10:25, 15:30, 2] == LIVER).all() and (labels[:, :, 0] != LIVER).all()
+    assert (labels[40:] != LIVER).all()
     volumes = post(node, nifti_bytes(volume, affine), format="json").json()
     liver = next(c for c in volumes["classes"] if c["name"] == "liver")
     assert liver["volume_mm3"] == pytest.approx(liver["pixels"] * 1.5 * 1.5 * 3.0)
