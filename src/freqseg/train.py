@@ -21,18 +21,33 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, DistributedSampler
+from torch.utils.data import ConcatDataset, DataLoader, DistributedSampler
 
 from freqseg.config import TrainConfig
 from freqseg.data import Preprocessing, SliceDataset, augmentation, load_dataset
-from freqseg.losses import DiceCELoss
+from freqseg.io import DataError
+from freqseg.losses import DiceCELoss, MarginalDiceCELoss, PartialBinaryDiceBCELoss
 from freqseg.models.gfunet import GFUNet, config_for
+from freqseg.models.universal import UniversalConfig, UniversalGFUNet
+from freqseg.prompts import DEFAULT_FILE as DEFAULT_PROMPTS
+from freqseg.prompts import PromptEmbeddings
 
 
-def build_model(config: TrainConfig, num_classes: int) -> nn.Module:
+def build_model(config: TrainConfig, classes: list[str], text_embeddings: torch.Tensor | None = None) -> nn.Module:
+    """The configured network for ``classes`` (background first). The universal model reads its prompt embeddings
+    from ``config.prompts`` unless given (a checkpoint carries its own)."""
+    num_classes = len(classes)
     if config.model in ("gfunet", "attention"):
         mixer = "filter" if config.model == "gfunet" else "attention"
         return GFUNet(config_for(config.size, num_classes=num_classes, mixer=mixer))
+    if config.model == "universal":
+        if config.conditioning == "text" and text_embeddings is None:
+            prompts = PromptEmbeddings.load(config.prompts or DEFAULT_PROMPTS)
+            prompts.check(classes[1:], where="the dataset's foreground classes")
+            text_embeddings = prompts.embeddings
+        width = int(text_embeddings.shape[1]) if text_embeddings is not None else 384
+        universal = UniversalConfig(config_for(config.size), num_classes - 1, config.conditioning, width)
+        return UniversalGFUNet(universal, text_embeddings)
     from monai.networks.nets.unet import UNet
 
     channels = config.unet_channels
@@ -50,10 +65,27 @@ def model_stride(model: nn.Module) -> int:
     """How much the deepest features are smaller than the input: inputs are padded to a multiple of it."""
     if isinstance(model, GFUNet):
         return model.config.stride
+    if isinstance(model, UniversalGFUNet):
+        return model.stride
     from monai.networks.nets.unet import UNet
 
     assert isinstance(model, UNet), f"no stride known for {type(model).__name__}"
     return math.prod(model.strides)
+
+
+HEAD = ("head", "backbone.head", "task_proj", "class_codes", "visual_proj", "controller")
+DECODER = ("up_blocks", "stem", "backbone.up_blocks", "backbone.stem")
+
+
+def freeze(model: nn.Module, trainable: str) -> list[nn.Parameter]:
+    """Leave only the ``trainable`` part learning (all, head, head+decoder); returns the parameters that do."""
+    prefixes = {"all": ("",), "head": HEAD, "head+decoder": HEAD + DECODER}[trainable]
+    learning = []
+    for name, parameter in model.named_parameters():
+        parameter.requires_grad_(any(name == p or name.startswith(p + ".") or not p for p in prefixes))
+        if parameter.requires_grad:
+            learning.append(parameter)
+    return learning
 
 
 def seed_everything(seed: int) -> None:
@@ -137,6 +169,18 @@ def plot_curves(rows: list[dict[str, float]], path: Path) -> None:
     plt.close(figure)
 
 
+def pick_loss(config: TrainConfig, partial: bool) -> Any:
+    """(logits, labels, labelled) -> loss. Sigmoid per class for the universal model; softmax otherwise, with
+    unlabelled classes merged into background when the data is partially labelled."""
+    if config.model == "universal":
+        binary = PartialBinaryDiceBCELoss(config.dice_weight, config.ce_weight)
+        return lambda logits, labels, labelled: binary(logits[:, 1:], labels, labelled)  # channel 0: fixed zero
+    if partial:
+        return MarginalDiceCELoss(config.dice_weight, config.ce_weight)
+    full = DiceCELoss(config.dice_weight, config.ce_weight)
+    return lambda logits, labels, labelled: full(logits, labels)
+
+
 def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> dict[str, Any]:
     """Train as configured; returns the summary also written to ``summary.json``."""
     from tqdm import tqdm
@@ -144,15 +188,26 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> d
     seed_everything(config.seed)
     spec = load_dataset(config.dataset)
     num_classes = len(spec.classes)
+    train_specs = [load_dataset(d) for d in config.datasets] or [spec]
+    for other in train_specs:
+        if other.classes != spec.classes:
+            raise DataError(f"{other.root}: classes {other.classes} differ from {spec.root}'s {spec.classes}")
+    partial = any(s.labelled is not None for s in train_specs)
     dist = Distributed(pick_device(config.device))
     device = dist.device
-    model = build_model(config, num_classes).to(device)
+    model = build_model(config, spec.classes).to(device)
+    if config.init:
+        initial = torch.load(config.init, map_location=device, weights_only=False)
+        model.load_state_dict(initial["model"])
+    learning = freeze(model, config.trainable)
     prep = Preprocessing(config.window, config.spacing, model_stride(model))
     if config.crop % model_stride(model):
         raise ValueError(f"config field 'crop' ({config.crop}) must be a multiple of {model_stride(model)}")
     transform = augmentation(config.seed, config.crop) if config.augment else None
     repeats = config.samples_per_slice if config.augment else 1
-    train_set = SliceDataset(spec.cases["training"], num_classes, prep, transform, repeats)
+    train_set: ConcatDataset[tuple[torch.Tensor, ...]] = ConcatDataset(
+        [SliceDataset(s.cases["training"], num_classes, prep, transform, repeats, s.labelled_mask) for s in train_specs]
+    )
     val_cases = spec.cases["validation"] or spec.cases["training"]
     val_set = SliceDataset(val_cases, num_classes, prep)
     sampler: DistributedSampler[Any] | None = (
@@ -170,9 +225,9 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> d
     )
     val_loader = DataLoader(val_set, batch_size=config.batch_size)
     net = dist.wrap(model)
-    optimizer = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    optimizer = torch.optim.AdamW(learning, lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
-    loss_fn = DiceCELoss(config.dice_weight, config.ce_weight)
+    loss_fn = pick_loss(config, partial)
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     start_epoch, best, rows = 1, -1.0, []
@@ -193,11 +248,11 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> d
         net.train()
         losses = []
         batches = tqdm(train_loader, desc=f"epoch {epoch}/{config.epochs}", disable=not (progress and dist.main))
-        for images, labels in batches:
-            images, labels = images.to(device), labels.to(device)
+        for images, labels, labelled in batches:
+            images, labels, labelled = images.to(device), labels.to(device), labelled.to(device)
             with autocast:
                 logits = net(images)
-            loss = loss_fn(logits.float(), labels)
+            loss = loss_fn(logits.float(), labels, labelled)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

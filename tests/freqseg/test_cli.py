@@ -5,6 +5,7 @@ import json
 import nibabel as nib
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from freqseg.cli import main
@@ -89,3 +90,32 @@ def test_empty_dataset_folder_is_one_clear_error(tmp_path, capsys):
 def test_missing_checkpoint(tmp_path, capsys):
     assert main(["evaluate", str(tmp_path / "nope.pt")]) == 2
     assert "no such checkpoint" in capsys.readouterr().err
+
+
+def test_universal_model_on_partial_datasets_end_to_end(tmp_path, dataset, capsys):
+    groups = ["--group", "solid=liver,spleen", "--group", "other=kidney_left"]
+    assert main(["partial", "--dataset", str(dataset), "--out", str(tmp_path / "partial"), *groups]) == 0
+    solid = json.loads((tmp_path / "partial" / "solid" / "dataset.json").read_text())
+    assert solid["labelled_classes"] == ["liver", "spleen"]
+    partial = [str(tmp_path / "partial" / g) for g in ("solid", "other")]
+    config = write_config(tmp_path, dataset, model="universal", datasets=partial)
+    assert main(["train", "--config", str(config), "--no-progress"]) == 0
+    run = tmp_path / "run"
+    assert main(["evaluate", str(run / "last.pt"), "--out", str(tmp_path / "eval")]) == 0
+    capsys.readouterr()
+    assert main(["export", str(run / "last.pt"), "--out", str(tmp_path / "u.onnx")]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["max_abs_diff"] <= 1e-4 and report["architecture"] == "universal (tiny)"
+    assert len(json.loads(report["classes"])) == 13  # background + the 12 prompts
+
+
+def test_partial_and_prompt_errors_before_training(tmp_path, dataset, capsys):
+    assert main(["partial", "--dataset", str(dataset), "--out", str(tmp_path / "p"), "--group", "x=liverr"]) == 2
+    assert "unknown class(es) ['liverr']" in capsys.readouterr().err
+    bad = tmp_path / "prompts.pt"
+    torch.save({"classes": ["liver"], "prompts": ["a liver"], "embeddings": torch.zeros(1, 8), "encoder": "x",
+                "template": "{}"}, bad)  # fmt: skip
+    config = write_config(tmp_path, dataset, model="universal", prompts=str(bad))
+    assert main(["train", "--config", str(config)]) == 2
+    assert "prompt file's classes do not match" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()

@@ -101,3 +101,21 @@ def test_build_writes_a_decathlon_dataset(tmp_path):
     first = read_image(spec.cases["training"][0].label).array
     assert set(np.unique(first)) <= {0, spec.class_index("liver"), spec.class_index("aorta")}
     assert meta["numTraining"] == len(spec.cases["training"])
+
+
+def test_labelled_classes_of_a_partial_dataset(tmp_path):
+    root = tiny_dataset(tmp_path)
+    meta = json.loads((root / "dataset.json").read_text())
+    meta["labelled_classes"] = ["spleen"]
+    (root / "dataset.json").write_text(json.dumps(meta))
+    spec = load_dataset(root)
+    assert spec.labelled == ["spleen"] and spec.labelled_mask == [False, True]
+    dataset = SliceDataset(spec.cases["training"], 3, Preprocessing(spacing=(3.0, 3.0)), labelled=spec.labelled_mask)
+    image, label, labelled = dataset[0]
+    assert labelled.tolist() == [False, True]
+    for value, message in [(["kidney"], r"unknown class\(es\) \['kidney'\]; valid: liver, spleen"),
+                           ([], "no labelled class"), ("spleen", "list of class names")]:  # fmt: skip
+        meta["labelled_classes"] = value
+        (root / "dataset.json").write_text(json.dumps(meta))
+        with pytest.raises(DataError, match=message):
+            load_dataset(root)

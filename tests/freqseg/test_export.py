@@ -20,7 +20,7 @@ CLASSES = ["background", "spleen", "liver"]
 def checkpoint(tmp_path_factory):
     torch.manual_seed(0)
     config = TrainConfig.from_dict({"size": "tiny", "dataset": "unused", "spacing": [2.0, 2.0]})
-    model = build_model(config, len(CLASSES))
+    model = build_model(config, CLASSES)
     path = tmp_path_factory.mktemp("ckpt") / "best.pt"
     torch.save({"model": model.state_dict(), "config": config.to_dict(), "classes": CLASSES}, path)
     return path

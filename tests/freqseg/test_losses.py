@@ -1,7 +1,9 @@
+import math
+
 import pytest
 import torch
 
-from freqseg.losses import DiceCELoss, binary_dice, multiclass_dice
+from freqseg.losses import DiceCELoss, MarginalDiceCELoss, PartialBinaryDiceBCELoss, binary_dice, multiclass_dice
 
 
 def test_binary_dice_by_hand():
@@ -51,3 +53,52 @@ def test_bad_arguments():
         DiceCELoss(0, 0)
     with pytest.raises(ValueError, match="do not match"):
         DiceCELoss()(torch.zeros(1, 2, 4, 4), torch.zeros(1, 5, 5, dtype=torch.long))
+
+
+def partial_batch():
+    torch.manual_seed(0)
+    target = torch.zeros(2, 8, 8, dtype=torch.long)
+    target[0, :4] = 1
+    target[1, 4:] = 2
+    labelled = torch.tensor([[True, False, True], [False, True, True]])
+    return target, labelled
+
+
+def test_partial_binary_loss_gives_unlabelled_classes_no_gradient():
+    target, labelled = partial_batch()
+    logits = torch.randn(2, 3, 8, 8, requires_grad=True)
+    PartialBinaryDiceBCELoss()(logits, target, labelled).backward()
+    grad = logits.grad.abs().sum(dim=(2, 3))
+    assert (grad[~labelled] == 0).all() and (grad[labelled] > 0).all()
+
+
+def test_partial_binary_loss_by_hand():
+    target = torch.tensor([[[1, 0]]])  # one sample, one class, two pixels
+    logits = torch.tensor([[[[0.0, 0.0]]]])  # p = 0.5 everywhere
+    loss = PartialBinaryDiceBCELoss()(logits, target, torch.tensor([[True]]))
+    dice = (2 * 0.5 + 1e-5) / (1.0 + 1.0 + 1e-5)
+    assert loss.item() == pytest.approx(math.log(2) + 1 - dice, rel=1e-5)
+
+
+def test_marginal_loss_merges_unlabelled_classes_into_background():
+    target, labelled = partial_batch()
+    logits = torch.randn(2, 4, 8, 8)
+    probs = logits.softmax(1)
+    by_hand = []
+    for b in range(2):  # background pixels score log(p0 + the unlabelled classes' p): they may be those organs
+        unlabelled = [k + 1 for k in range(3) if not labelled[b, k]]
+        background = probs[b, 0] + sum(probs[b, k] for k in unlabelled)
+        picked = probs[b].gather(0, target[b][None])[0]
+        by_hand.append(-torch.where(target[b] == 0, background.log(), picked.log()))
+    ce = MarginalDiceCELoss(dice_weight=0)(logits, target, labelled)
+    assert ce.item() == pytest.approx(torch.stack(by_hand).mean().item(), rel=1e-5)
+    full = torch.ones_like(labelled)
+    assert MarginalDiceCELoss()(logits, target, full).item() == pytest.approx(
+        DiceCELoss()(logits, target).item(), rel=1e-5
+    )
+
+
+def test_partial_losses_check_shapes():
+    target, labelled = partial_batch()
+    with pytest.raises(ValueError, match="one flag per class"):
+        PartialBinaryDiceBCELoss()(torch.randn(2, 4, 8, 8), target, labelled)
