@@ -111,7 +111,7 @@ def test_labelled_classes_of_a_partial_dataset(tmp_path):
     spec = load_dataset(root)
     assert spec.labelled == ["spleen"] and spec.labelled_mask == [False, True]
     dataset = SliceDataset(spec.cases["training"], 3, Preprocessing(spacing=(3.0, 3.0)), labelled=spec.labelled_mask)
-    image, label, labelled = dataset[0]
+    _, _, labelled = dataset[0]
     assert labelled.tolist() == [False, True]
     for value, message in [(["kidney"], r"unknown class\(es\) \['kidney'\]; valid: liver, spleen"),
                            ([], "no labelled class"), ("spleen", "list of class names")]:  # fmt: skip

@@ -79,8 +79,10 @@ def test_exports_with_a_dynamic_batch(tmp_path):
     model = tiny(3).eval()
     model.set_transform("matmul")
     batch = torch.export.Dim("batch", min=1, max=64)
-    program = torch.onnx.export(model, (torch.rand(2, 1, 32, 32),), input_names=["image"], output_names=["logits"],
-                                dynamic_shapes=({0: batch},), dynamo=True, external_data=False, verbose=False)  # fmt: skip
+    program = torch.onnx.export(
+        model, (torch.rand(2, 1, 32, 32),), input_names=["image"], output_names=["logits"],
+        dynamic_shapes=({0: batch},), dynamo=True, external_data=False, verbose=False,
+    )  # fmt: skip
     program.save(str(tmp_path / "u.onnx"))
     session = ort.InferenceSession(str(tmp_path / "u.onnx"), providers=["CPUExecutionProvider"])
     model.set_transform("fft")
