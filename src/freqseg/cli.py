@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
 
     evaluate = commands.add_parser("evaluate", help="Dice and HD95 per class on held-out slices")
     evaluate.add_argument("checkpoint", help="a best.pt or last.pt")
-    evaluate.add_argument("--split", default="test", choices=("training", "validation", "test"))
+    evaluate.add_argument("--split", default="test", help="training, validation, test, or a sum: validation+test")
     evaluate.add_argument("--dataset", help="override the dataset folder stored in the checkpoint")
     evaluate.add_argument("--out", default=None, help="folder for results.md, results.json and overlays")
 
@@ -47,6 +47,11 @@ def main(argv: list[str] | None = None) -> int:
     export.add_argument("--int8", metavar="PATH", help="also write a static QDQ INT8 model here")
     export.add_argument("--calibration", type=int, default=32, help="training slices to calibrate INT8 on")
     export.add_argument("--dataset", help="override the dataset folder stored in the checkpoint (calibration)")
+
+    prune = commands.add_parser("prune", help="structured channel pruning of a GFUNet's decoder (then fine-tune)")
+    prune.add_argument("checkpoint", help="a trained GFUNet's best.pt")
+    prune.add_argument("--keep", type=float, default=0.5, help="share of each decoder block's channels to keep")
+    prune.add_argument("--out", required=True, help="the pruned checkpoint (use it as a config's init)")
 
     samples = commands.add_parser("samples", help="sample CT slices (PNG + NIfTI, with attribution) for the service")
     samples.add_argument("--dataset", default="data/btcv", help="a prepared dataset (its test split is used)")
@@ -114,6 +119,10 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(run_predict(args.checkpoint, args.image, args.out, args.batch_size), indent=2))
         elif args.command == "export":
             run_export(args)
+        elif args.command == "prune":
+            from freqseg.prune import prune_checkpoint
+
+            print(json.dumps(prune_checkpoint(args.checkpoint, args.out, args.keep), indent=2))
         elif args.command == "samples":
             from freqseg.samples import write_samples
 

@@ -44,6 +44,11 @@ class TrainConfig:
     prompts: str = ""  # "" = the committed MiniLM embeddings of the BTCV classes (freqseg/assets/prompts-minilm.pt)
     init: str = ""  # start from this checkpoint's weights (e.g. to add a class by fine-tuning)
     trainable: str = "all"  # all, head (controller + projections + the 8-channel map), head+decoder
+    # Lighter models: a narrower decoder than the size's (a pruned model's widths), and knowledge distillation.
+    decoder_dims: tuple[int, ...] = ()  # () = the size's own
+    teacher: str = ""  # a checkpoint whose softened outputs the student also learns from
+    distill_weight: float = 1.0
+    temperature: float = 2.0
 
     def __post_init__(self) -> None:
         if self.model not in MODELS:
@@ -65,6 +70,9 @@ class TrainConfig:
         self.spacing = tuple(self.spacing)  # type: ignore[assignment]
         self.unet_channels = tuple(self.unet_channels)
         self.datasets = tuple(self.datasets)
+        self.decoder_dims = tuple(self.decoder_dims)
+        if self.teacher and self.model == "universal":
+            raise DataError("config field 'teacher': distillation is for softmax models (gfunet, attention, unet)")
 
     @classmethod
     def from_file(cls, path: str | Path, **overrides: Any) -> TrainConfig:

@@ -77,7 +77,10 @@ def score(
     spec = load_dataset(dataset)
     if spec.classes != classes:
         raise ValueError(f"the model's classes {classes} differ from the dataset's {spec.classes}")
-    slices = SliceDataset(spec.cases[split], len(classes), prep)
+    unknown = [part for part in split.split("+") if part not in spec.cases]
+    if unknown:
+        raise ValueError(f"unknown split {unknown[0]!r}; use training, validation, test or a sum like validation+test")
+    slices = SliceDataset([c for part in split.split("+") for c in spec.cases[part]], len(classes), prep)
     dice = DiceMetric(include_background=False, reduction="none", ignore_empty=True)
     hd95 = HausdorffDistanceMetric(include_background=False, percentile=95, reduction="none")
     out = Path(out)

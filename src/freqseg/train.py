@@ -37,16 +37,17 @@ def build_model(config: TrainConfig, classes: list[str], text_embeddings: torch.
     """The configured network for ``classes`` (background first). The universal model reads its prompt embeddings
     from ``config.prompts`` unless given (a checkpoint carries its own)."""
     num_classes = len(classes)
+    decoder = {"decoder_dims": config.decoder_dims} if config.decoder_dims else {}
     if config.model in ("gfunet", "attention"):
         mixer = "filter" if config.model == "gfunet" else "attention"
-        return GFUNet(config_for(config.size, num_classes=num_classes, mixer=mixer))
+        return GFUNet(config_for(config.size, num_classes=num_classes, mixer=mixer, **decoder))
     if config.model == "universal":
         if config.conditioning == "text" and text_embeddings is None:
             prompts = PromptEmbeddings.load(config.prompts or DEFAULT_PROMPTS)
             prompts.check(classes[1:], where="the dataset's foreground classes")
             text_embeddings = prompts.embeddings
         width = int(text_embeddings.shape[1]) if text_embeddings is not None else 384
-        universal = UniversalConfig(config_for(config.size), num_classes - 1, config.conditioning, width)
+        universal = UniversalConfig(config_for(config.size, **decoder), num_classes - 1, config.conditioning, width)
         return UniversalGFUNet(universal, text_embeddings)
     from monai.networks.nets.unet import UNet
 
@@ -228,6 +229,13 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> d
     optimizer = torch.optim.AdamW(learning, lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
     loss_fn = pick_loss(config, partial)
+    teacher = None
+    if config.teacher:
+        from freqseg.evaluate import load_checkpoint
+
+        teacher, _, teacher_classes = load_checkpoint(config.teacher, device)
+        if teacher_classes != spec.classes:
+            raise DataError(f"the teacher {config.teacher} knows {teacher_classes}, the dataset {spec.classes}")
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     start_epoch, best, rows = 1, -1.0, []
@@ -253,6 +261,12 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> d
             with autocast:
                 logits = net(images)
             loss = loss_fn(logits.float(), labels, labelled)
+            if teacher is not None:
+                with torch.no_grad():
+                    soft = (teacher(images).float() / config.temperature).softmax(dim=1)
+                student = (logits.float() / config.temperature).log_softmax(dim=1)
+                distill = nn.functional.kl_div(student, soft, reduction="none").sum(dim=1).mean()
+                loss = loss + config.distill_weight * config.temperature**2 * distill
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

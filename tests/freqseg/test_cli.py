@@ -119,3 +119,23 @@ def test_partial_and_prompt_errors_before_training(tmp_path, dataset, capsys):
     assert main(["train", "--config", str(config)]) == 2
     assert "prompt file's classes do not match" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+
+def test_distillation_and_pruned_fine_tuning(tmp_path, dataset, capsys):
+    teacher = write_config(tmp_path, dataset, epochs=1)
+    assert main(["train", "--config", str(teacher), "--no-progress"]) == 0
+    (tmp_path / "teacher").mkdir()
+    (tmp_path / "run").rename(tmp_path / "teacher" / "run")
+    best = tmp_path / "teacher" / "run" / "best.pt"
+    student = write_config(tmp_path, dataset, epochs=1, teacher=str(best), out=str(tmp_path / "student"))
+    assert main(["train", "--config", str(student), "--no-progress"]) == 0
+    assert (tmp_path / "student" / "best.pt").exists()
+    capsys.readouterr()
+    assert main(["prune", str(best), "--keep", "0.5", "--out", str(tmp_path / "pruned.pt")]) == 0
+    dims = json.loads(capsys.readouterr().out)["decoder_dims"]
+    tune = write_config(tmp_path, dataset, epochs=1, init=str(tmp_path / "pruned.pt"), decoder_dims=dims,
+                        out=str(tmp_path / "tuned"))  # fmt: skip
+    assert main(["train", "--config", str(tune), "--no-progress"]) == 0
+    wrong = write_config(tmp_path, dataset, model="universal", teacher=str(best))
+    assert main(["train", "--config", str(wrong)]) == 2
+    assert "distillation is for softmax models" in capsys.readouterr().err
