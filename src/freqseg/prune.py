@@ -10,13 +10,13 @@ GroupNorm's groups change), so the pruned checkpoint is the ``init`` of a short 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
 
 from freqseg.evaluate import load_checkpoint
-from freqseg.models.gfunet import GFUNet, ResBlock
+from freqseg.models.gfunet import GFUNet, ResBlock, UpBlock
 
 
 def _keep(scores: torch.Tensor, count: int) -> torch.Tensor:
@@ -29,24 +29,29 @@ def _width(dim: int, keep: float) -> int:
     return width if width <= 8 else max(8, width - width % 8)
 
 
+def _layers(block: ResBlock) -> tuple[nn.Conv2d, nn.GroupNorm, nn.Conv2d, nn.GroupNorm, nn.Conv2d]:
+    conv1, norm1, _, conv2, norm2 = block.body
+    shortcut = block.shortcut
+    if not isinstance(shortcut, nn.Conv2d):
+        raise ValueError("every decoder block must change width (a 1x1 shortcut) to be pruned this way")
+    return conv1, norm1, conv2, norm2, shortcut  # type: ignore[return-value]
+
+
 def _prune_block(old: ResBlock, new: ResBlock, inputs: torch.Tensor, inner: int, out: int) -> torch.Tensor:
     """Copy ``old``'s weights for the kept channels into ``new``; returns the kept output channels."""
-    conv1, norm1, conv2, norm2 = old.body[0], old.body[1], old.body[3], old.body[4]
-    shortcut = old.shortcut
-    out_scores = conv2.weight.abs().sum(dim=(1, 2, 3))
-    if isinstance(shortcut, nn.Conv2d):
-        out_scores = out_scores + shortcut.weight.abs().sum(dim=(1, 2, 3))
+    conv1, norm1, conv2, norm2, shortcut = _layers(old)
+    new_conv1, new_norm1, new_conv2, new_norm2, new_shortcut = _layers(new)
+    out_scores = conv2.weight.abs().sum(dim=(1, 2, 3)) + shortcut.weight.abs().sum(dim=(1, 2, 3))
     kept_out = _keep(out_scores, out)
     kept_inner = _keep(conv1.weight.abs().sum(dim=(1, 2, 3)), inner)
     with torch.no_grad():
-        new.body[0].weight.copy_(conv1.weight[kept_inner][:, inputs])
-        new.body[1].weight.copy_(norm1.weight[kept_inner])
-        new.body[1].bias.copy_(norm1.bias[kept_inner])
-        new.body[3].weight.copy_(conv2.weight[kept_out][:, kept_inner])
-        new.body[4].weight.copy_(norm2.weight[kept_out])
-        new.body[4].bias.copy_(norm2.bias[kept_out])
-        if isinstance(shortcut, nn.Conv2d) and isinstance(new.shortcut, nn.Conv2d):
-            new.shortcut.weight.copy_(shortcut.weight[kept_out][:, inputs])
+        new_conv1.weight.copy_(conv1.weight[kept_inner][:, inputs])
+        new_norm1.weight.copy_(norm1.weight[kept_inner])
+        new_norm1.bias.copy_(norm1.bias[kept_inner])
+        new_conv2.weight.copy_(conv2.weight[kept_out][:, kept_inner])
+        new_norm2.weight.copy_(norm2.weight[kept_out])
+        new_norm2.bias.copy_(norm2.bias[kept_out])
+        new_shortcut.weight.copy_(shortcut.weight[kept_out][:, inputs])
     return kept_out
 
 
@@ -63,14 +68,14 @@ def prune_decoder(model: GFUNet, keep: float) -> GFUNet:
     previous_width = config.dims[-1]
     skips = [*reversed(config.dims[:-1]), config.stem_dim]
     for old_up, new_up, skip, width in zip(model.up_blocks, pruned.up_blocks, skips, widths, strict=True):
+        old_block, new_block = cast(UpBlock, old_up).block, cast(UpBlock, new_up).block
         inputs = torch.cat([previous, previous_width + torch.arange(skip)])  # kept upsampled channels + the skip
-        if not isinstance(old_up.block.shortcut, nn.Conv2d) or not isinstance(new_up.block.shortcut, nn.Conv2d):
-            raise ValueError("every decoder block must change width (a 1x1 shortcut) to be pruned this way")
-        previous = _prune_block(old_up.block, new_up.block, inputs, width, width)
-        previous_width = old_up.block.body[3].out_channels
+        previous = _prune_block(old_block, new_block, inputs, width, width)
+        previous_width = _layers(old_block)[2].out_channels
     with torch.no_grad():
         pruned.head.weight.copy_(model.head.weight[:, previous])
-        pruned.head.bias.copy_(model.head.bias)
+        if model.head.bias is not None and pruned.head.bias is not None:
+            pruned.head.bias.copy_(model.head.bias)
     return pruned
 
 
