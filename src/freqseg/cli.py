@@ -154,22 +154,23 @@ def run_export(args: argparse.Namespace) -> None:
     report = export_onnx(args.checkpoint, args.out, opset=args.opset)
     print(json.dumps(report, indent=2))
     if args.int8:
-        print(json.dumps(quantize_int8(args.out, args.int8, calibration_slices(args, report)), indent=2))
+        calibration = calibration_slices(args.checkpoint, args.dataset, args.calibration, int(report["stride"]))
+        print(json.dumps(quantize_int8(args.out, args.int8, calibration), indent=2))
 
 
-def calibration_slices(args: argparse.Namespace, report: dict[str, Any]) -> list[Any]:
-    """``args.calibration`` training slices spread evenly over the split, preprocessed as in training."""
+def calibration_slices(checkpoint: str, dataset: str | None, count: int, stride: int) -> list[Any]:
+    """``count`` training slices spread evenly over the split, preprocessed as in training (INT8 calibration)."""
     import numpy as np
     import torch
 
     from freqseg.data import Preprocessing, SliceDataset, load_dataset
     from freqseg.evaluate import load_checkpoint
 
-    _, config, classes = load_checkpoint(args.checkpoint, torch.device("cpu"))
-    spec = load_dataset(args.dataset or config.dataset)
-    prep = Preprocessing(config.window, config.spacing, int(report["stride"]))
+    _, config, classes = load_checkpoint(checkpoint, torch.device("cpu"))
+    spec = load_dataset(dataset or config.dataset)
+    prep = Preprocessing(config.window, config.spacing, stride)
     slices = SliceDataset(spec.cases["training"], len(classes), prep)
-    picks = np.linspace(0, len(slices) - 1, min(args.calibration, len(slices))).round().astype(int)
+    picks = np.linspace(0, len(slices) - 1, min(count, len(slices))).round().astype(int)
     return [slices[int(i)][0].numpy() for i in picks]
 
 
