@@ -81,11 +81,13 @@ def _check_partial(logits: torch.Tensor, target: torch.Tensor, labelled: torch.T
 
 
 class PartialBinaryDiceBCELoss(nn.Module):
-    """Binary Dice + BCE per foreground class, averaged over the (sample, class) pairs that are labelled.
+    """Binary Dice + BCE per foreground class, over the (sample, class) pairs that are labelled.
 
     logits [B, K, H, W] (one sigmoid per class), target [B, H, W] with classes 1..K, labelled [B, K] booleans. A
     class its dataset does not label contributes nothing, not even a gradient: its absence from the label map says
-    nothing about whether it is in the image.
+    nothing about whether it is in the image. BCE covers every labelled pair; Dice only the labelled pairs whose class
+    is drawn in the sample (in a crop most organs are absent, and their Dice would be all smoothing term, pulling
+    every prediction to zero).
     """
 
     def __init__(self, dice_weight: float = 1.0, bce_weight: float = 1.0):
@@ -98,19 +100,17 @@ class PartialBinaryDiceBCELoss(nn.Module):
         _check_partial(logits, target, labelled, classes)
         masks = F.one_hot(target.long(), classes + 1)[..., 1:].permute(0, 3, 1, 2).to(logits.dtype)  # [B, K, H, W]
         weight = labelled.to(logits.dtype)  # [B, K]
-        count = weight.sum().clamp(min=1)
         bce = F.binary_cross_entropy_with_logits(logits, masks, reduction="none").mean(dim=(2, 3))
         dice = binary_dice(torch.sigmoid(logits), masks, dims=(2, 3))
-        per_pair = self.bce_weight * bce + self.dice_weight * (1 - dice)
-        return (per_pair * weight).sum() / count
+        return self.bce_weight * _mean(bce, weight) + self.dice_weight * (1 - _mean(dice, weight * _present(masks)))
 
 
 class MarginalDiceCELoss(nn.Module):
     """Dice + CE for a softmax network on partial labels: the probabilities of the classes a sample's dataset does
     not label are merged into background (the marginal loss of Shi et al., 2021), since an unlabelled organ is drawn
-    as background there; Dice counts labelled classes only.
+    as background there; Dice counts labelled classes drawn in the sample, as ``PartialBinaryDiceBCELoss`` does.
 
-    logits [B, 1 + K, H, W], target [B, H, W], labelled [B, K]. With every class labelled this is Dice + CE.
+    logits [B, 1 + K, H, W], target [B, H, W], labelled [B, K].
     """
 
     def __init__(self, dice_weight: float = 1.0, ce_weight: float = 1.0):
@@ -131,6 +131,14 @@ class MarginalDiceCELoss(nn.Module):
         if self.dice_weight:
             masks = F.one_hot(target.long(), classes + 1)[..., 1:].permute(0, 3, 1, 2).to(probs.dtype)
             dice = binary_dice(probs[:, 1:], masks, dims=(2, 3))  # [B, K]
-            weight = labelled.to(probs.dtype)
-            loss = loss + self.dice_weight * (1 - (dice * weight).sum() / weight.sum().clamp(min=1))
+            loss = loss + self.dice_weight * (1 - _mean(dice, labelled.to(probs.dtype) * _present(masks)))
         return loss
+
+
+def _present(masks: torch.Tensor) -> torch.Tensor:
+    """[B, K] 1 where the class is drawn in the sample: Dice is undefined (and all smoothing) where it is not."""
+    return (masks.sum(dim=(2, 3)) > 0).to(masks.dtype)
+
+
+def _mean(values: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    return (values * weight).sum() / weight.sum().clamp(min=1)

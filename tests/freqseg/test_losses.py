@@ -93,9 +93,17 @@ def test_marginal_loss_merges_unlabelled_classes_into_background():
     ce = MarginalDiceCELoss(dice_weight=0)(logits, target, labelled)
     assert ce.item() == pytest.approx(torch.stack(by_hand).mean().item(), rel=1e-5)
     full = torch.ones_like(labelled)
-    assert MarginalDiceCELoss()(logits, target, full).item() == pytest.approx(
-        DiceCELoss()(logits, target).item(), rel=1e-5
-    )
+    ignore_empty = DiceCELoss(empty="ignore")(logits, target)  # every class labelled: Dice + CE over present classes
+    assert MarginalDiceCELoss()(logits, target, full).item() == pytest.approx(ignore_empty.item(), rel=1e-5)
+
+
+def test_partial_dice_leaves_out_classes_absent_from_the_sample():
+    target = torch.zeros(1, 4, 4, dtype=torch.long)
+    target[0, :2] = 1  # class 1 drawn, class 2 labelled but absent
+    logits = torch.full((1, 2, 4, 4), -20.0)
+    logits[0, 0, :2] = 20.0  # a perfect answer
+    loss = PartialBinaryDiceBCELoss()(logits, target, torch.tensor([[True, True]]))
+    assert loss.item() < 1e-4  # the absent class's Dice (all smoothing) does not count
 
 
 def test_partial_losses_check_shapes():
