@@ -82,8 +82,12 @@ def attribution() -> str:
     return path.read_text() if path.is_file() else ""
 
 
-def build_engine(service: Service, *, max_body_bytes: int = 64 << 20) -> gee.Engine:
-    """The node's gee Engine: the API, the page, and the cache's peer protocol."""
+def build_engine(
+    service: Service, *, max_body_bytes: int = 64 << 20, links: list[dict[str, str]] | None = None
+) -> gee.Engine:
+    """The node's gee Engine: the API, the page, and the cache's peer protocol. ``links`` (title, path) are the
+    applications mounted beside it, for the page's header; the list may grow after this call."""
+    links = links if links is not None else []
     engine = gee.Engine(redirect_trailing_slash=False, max_body_bytes=max_body_bytes)
     counters = service.counters
 
@@ -151,6 +155,7 @@ def build_engine(service: Service, *, max_body_bytes: int = 64 << 20) -> gee.Eng
             attribution=attribution(),
             model=service.model.info.sha256[:12],
             architecture=service.model.info.architecture,
+            links=links,
         )
 
     engine.static("/static", str(HERE / "static"))

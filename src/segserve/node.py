@@ -11,6 +11,7 @@ the same model (results are keyed by the model's hash).
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import os
 import socket
@@ -18,6 +19,7 @@ from typing import Any
 
 import uvicorn
 
+import gee
 from segserve.cache import Cache
 from segserve.errors import ModelError
 from segserve.http import build_engine
@@ -92,6 +94,14 @@ def parser() -> argparse.ArgumentParser:
     cache.add_argument("--cache-bytes", type=_non_negative_int, default=256 << 20, help="bytes for results")
     cache.add_argument("--input-cache-bytes", type=_non_negative_int, default=256 << 20, help="bytes for inputs")
     cache.add_argument("--memo-bytes", type=_non_negative_int, default=64 << 20, help="bytes of encoded answers")
+    p.add_argument(
+        "--mount",
+        action="append",
+        default=[],
+        metavar="TITLE=MODULE:FUNCTION",
+        help="mount another gee application on this node: FUNCTION(engine) registers its routes and returns its "
+        "route group, which the page links to under TITLE (e.g. 'Mario levels=mario.web:register'); repeatable",
+    )
     p.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
     return p
 
@@ -105,6 +115,26 @@ def _listen(host: str, port: int) -> socket.socket:
         raise SystemExit(f"cannot listen on {host}:{port}: {exc.strerror}; pick another --port") from exc
     sock.listen(2048)
     return sock
+
+
+def mount(engine: gee.Engine, spec: str) -> dict[str, str]:
+    """``TITLE=MODULE:FUNCTION``: import MODULE, call FUNCTION(engine); a link to its group for the page.
+
+    Imported by name at start-up, so segserve depends on no application it may host (mario, say)."""
+    title, _, target = spec.rpartition("=")
+    module_name, _, function_name = target.partition(":")
+    if not module_name or not function_name:
+        raise SystemExit(f"segserve: --mount {spec!r}: write TITLE=MODULE:FUNCTION, e.g. 'Mario=mario.web:register'")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise SystemExit(f"segserve: --mount {spec!r}: cannot import {module_name} ({exc})") from exc
+    register = getattr(module, function_name, None)
+    if not callable(register):
+        raise SystemExit(f"segserve: --mount {spec!r}: {module_name} has no function {function_name}")
+    group = register(engine)
+    prefix = getattr(group, "prefix", "") or "/"
+    return {"title": title or module_name, "path": prefix.rstrip("/") + "/"}
 
 
 def build_service(args: argparse.Namespace, self_url: str) -> Service:
@@ -139,7 +169,9 @@ async def serve(args: argparse.Namespace) -> None:
     port = http_sock.getsockname()[1]
     self_url = (args.self_url or f"http://{args.host}:{port}").rstrip("/")
     service = build_service(args, self_url)
-    engine = build_engine(service, max_body_bytes=args.max_body_bytes)
+    links: list[dict[str, str]] = []
+    engine = build_engine(service, max_body_bytes=args.max_body_bytes, links=links)
+    links.extend(mount(engine, spec) for spec in args.mount)
     tcp: TCPServer | None = None
     tcp_port = -1
     if args.tcp_port >= 0:
