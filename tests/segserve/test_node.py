@@ -4,6 +4,7 @@ import httpx
 import pytest
 
 from segserve.node import main
+
 from tests.segserve.conftest import Node
 
 
