@@ -28,13 +28,14 @@ $(MARIO_DATA): | $(VENV)/.run-deps
 
 # The segmentation service on http://127.0.0.1:8000 (JSON-over-TCP on 9000), with the bundled model.
 run: $(VENV)/.run-deps $(MARIO_DATA)
-	$(PY) -m segserve --host 127.0.0.1 --port 8000 --tcp-port 9000
+	$(PY) -m segserve --host 127.0.0.1 --port 8000 --tcp-port 9000 --mount "Mario levels=mario.web:register"
 
 # Three segserve nodes that share results (HTTP 8001-8003, TCP 9001-9003); Ctrl-C stops all three.
 CLUSTER_PEERS := http://127.0.0.1:8001,http://127.0.0.1:8002,http://127.0.0.1:8003
-cluster: $(VENV)/.run-deps
+cluster: $(VENV)/.run-deps $(MARIO_DATA)
 	trap 'kill 0' INT TERM EXIT; \
-	for i in 1 2 3; do $(PY) -m segserve --port 800$$i --tcp-port 900$$i --peers $(CLUSTER_PEERS) & done; \
+	for i in 1 2 3; do $(PY) -m segserve --port 800$$i --tcp-port 900$$i --peers $(CLUSTER_PEERS) \
+	    --mount "Mario levels=mario.web:register" & done; \
 	wait
 
 bench-segserve: $(VENV)/.test-deps

@@ -1,0 +1,5 @@
+import sys
+
+from mario.cli import main
+
+sys.exit(main())

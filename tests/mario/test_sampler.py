@@ -1,0 +1,69 @@
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from mario import prompts, sampler, tiles
+
+from tests.mario import tiny
+
+
+def test_one_generation_step_extends_the_cache(tmp_path) -> None:
+    m = tiny.model(tmp_path)
+    vec = prompts.embedding(prompts.parse("many pipes"))
+    cache = m.new_cache(vec)
+    start = tiles.encode(sampler.START)
+    logits = m.run(start, cache)
+    assert logits.shape == (1, len(start), tiles.VOCAB_SIZE) and cache.length == len(start)
+    nxt = sampler.sample_next(logits[:, -1], 1.0, np.random.default_rng(0))
+    step = m.run(nxt[:, None], cache)
+    assert step.shape == (1, 1, tiles.VOCAB_SIZE) and cache.length == len(start) + 1
+    whole = m.forward(np.concatenate([start, nxt])[None], vec)
+    assert np.allclose(whole[0, -1], step[0, -1], atol=1e-5)
+
+
+def test_generation_slides_past_the_context(tmp_path) -> None:
+    m = tiny.model(tmp_path)
+    level = sampler.generate("no enemies", 11, seed=3, model=m)  # the tiny context is 4 columns
+    assert len(level) == 14 and tiles.width(level) == 11
+    assert [r[:3] for r in level] == sampler.START
+    assert level == sampler.generate("no enemies", 11, seed=3, model=m)
+    assert level != sampler.generate("no enemies", 11, seed=4, model=m)
+
+
+def test_batched_generation_matches_one_at_a_time_shapes(tmp_path) -> None:
+    m = tiny.model(tmp_path)
+    levels = sampler.generate_many(prompts.all_prompts()[:3], 9, model=m)
+    assert len(levels) == 3 and all(tiles.width(lv) == 9 for lv in levels)
+
+
+def test_low_temperature_is_nearly_greedy() -> None:
+    logits = np.array([[0.0, 2.0, 1.0] + [-5.0] * 10])
+    rng = np.random.default_rng(0)
+    picks = {int(sampler.sample_next(logits, 0.05, rng)[0]) for _ in range(50)}
+    assert picks == {1}
+
+
+@pytest.mark.parametrize(
+    "columns, temperature, seed, message",
+    [
+        (2, 1.0, 0, "out of range"),
+        (5000, 1.0, 0, "out of range"),
+        ("64", 1.0, 0, "whole number of columns"),
+        (64, 0.0, 0, "temperature 0.0 is out of range"),
+        (64, "hot", 0, "temperature must be a number"),
+        (64, 1.0, "abc", "seed must be a whole number"),
+        (64, 1.0, 1.5, "seed must be a whole number"),
+        (64, 1.0, -1, "seed -1 is out of range"),
+    ],
+)
+def test_bad_requests(columns: object, temperature: object, seed: object, message: str) -> None:
+    with pytest.raises(sampler.GenerationError, match=message):
+        sampler.check_request(columns, temperature, seed)
+
+
+def test_serving_modules_do_not_import_torch() -> None:
+    code = "import sys, mario.web, mario.sampler, mario.render, mario.agent; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
