@@ -64,13 +64,15 @@ def api_engine(group: Group, pool: HTTPPool) -> gee.Engine:
     return api
 
 
-def _listen(host: str, port: int) -> socket.socket:
+def listen(host: str, port: int) -> socket.socket:
+    """A listening socket, bound before the server starts: once it exists clients may connect, so a node can say
+    "ready" truthfully (uvicorn then serves on it)."""
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
     except OSError as exc:
-        raise SystemExit(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+        raise SystemExit(f"cannot listen on {host}:{port}: {exc.strerror}; pick another --port") from exc
     sock.listen(2048)
     return sock
 
@@ -82,10 +84,10 @@ async def serve(args: argparse.Namespace) -> None:
     pool.set_peers(*args.peers)
     pool.register(group)
     address = urlsplit(args.self_url)
-    apps = [(pool.engine(), _listen(address.hostname or "127.0.0.1", address.port or 80))]
+    apps = [(pool.engine(), listen(address.hostname or "127.0.0.1", address.port or 80))]
     if args.api:
         host, _, port = args.api.rpartition(":")
-        apps.append((api_engine(group, pool), _listen(host or "127.0.0.1", int(port))))
+        apps.append((api_engine(group, pool), listen(host or "127.0.0.1", int(port))))
     servers = [
         (uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")), sock)
         for app, sock in apps

@@ -80,29 +80,27 @@ def register(group: gee.RouterGroup, prefix: str = "/mario") -> gee.RouterGroup:
             values["prompt_text"] = EXAMPLE
         c.data(code, "text/html; charset=utf-8", TEMPLATES.render("mario.html", values).encode())
 
-    def level_png(c: gee.Context) -> None:
+    def report_or_error(c: gee.Context) -> Report | None:
+        """The level the query asks for, or None with a JSON error answered (400 bad input, 503 no model)."""
         try:
-            report = _level(c)
+            return _level(c)
         except (PromptError, GenerationError) as exc:
             c.json(400, {"error": str(exc)})
-            return
         except ModelMissing as exc:
             c.json(503, {"error": str(exc)})
-            return
-        c.header("x-mario-prompt", report.prompt.text)
-        c.header("x-mario-playable", "yes" if report.playable else "no")
-        c.data(200, "image/png", png_bytes(report.marked if c.query("path") else report.rows))
+        return None
+
+    def level_png(c: gee.Context) -> None:
+        report = report_or_error(c)
+        if report is not None:
+            c.header("x-mario-prompt", report.prompt.text)
+            c.header("x-mario-playable", "yes" if report.playable else "no")
+            c.data(200, "image/png", png_bytes(report.marked if c.query("path") else report.rows))
 
     def level_json(c: gee.Context) -> None:
-        try:
-            report = _level(c)
-        except (PromptError, GenerationError) as exc:
-            c.json(400, {"error": str(exc)})
-            return
-        except ModelMissing as exc:
-            c.json(503, {"error": str(exc)})
-            return
-        c.json(200, report.as_json())
+        report = report_or_error(c)
+        if report is not None:
+            c.json(200, report.as_json())
 
     # Plain handlers: gee runs them in a worker thread, so a generation does not stall the event loop.
     g.get("", page)  # /mario

@@ -14,12 +14,12 @@ import argparse
 import importlib
 import logging
 import os
-import socket
 from typing import Any
 
 import uvicorn
 
 import gee
+from geecache.node import listen
 from segserve.cache import Cache
 from segserve.errors import ModelError
 from segserve.http import build_engine
@@ -106,17 +106,6 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def _listen(host: str, port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        raise SystemExit(f"cannot listen on {host}:{port}: {exc.strerror}; pick another --port") from exc
-    sock.listen(2048)
-    return sock
-
-
 def mount(engine: gee.Engine, spec: str) -> dict[str, str]:
     """``TITLE=MODULE:FUNCTION``: import MODULE, call FUNCTION(engine); a link to its group for the page.
 
@@ -165,7 +154,7 @@ def build_service(args: argparse.Namespace, self_url: str) -> Service:
 
 
 async def serve(args: argparse.Namespace) -> None:
-    http_sock = _listen(args.host, args.port)
+    http_sock = listen(args.host, args.port)
     port = http_sock.getsockname()[1]
     self_url = (args.self_url or f"http://{args.host}:{port}").rstrip("/")
     service = build_service(args, self_url)
