@@ -18,7 +18,7 @@ import gzip
 import io
 import zlib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -320,25 +320,25 @@ def decode_nifti(data: bytes, window: tuple[float, float], limits: Limits) -> De
 
 def resample_slices(slices: F32, size: tuple[int, int]) -> F32:
     """Bilinear resize of every slice [Z, X, Y] to ``size`` = (X', Y')."""
-    if slices.shape[1:] == size:
-        return slices
-    out = np.empty((slices.shape[0], *size), np.float32)
-    for i, plane in enumerate(slices):
-        # PIL's width is the array's second axis.
-        resized = Image.fromarray(plane, mode="F").resize((size[1], size[0]), Image.Resampling.BILINEAR)
-        out[i] = np.asarray(resized, dtype=np.float32)
-    return out
+    return _resize(slices, size, "F", Image.Resampling.BILINEAR)
 
 
 def resample_labels(labels: U8, size: tuple[int, int]) -> U8:
     """Nearest-neighbour resize of label maps [Z, X', Y'] back to ``size`` = (X, Y)."""
-    if labels.shape[1:] == size:
-        return labels
-    out = np.empty((labels.shape[0], *size), np.uint8)
-    for i, plane in enumerate(labels):
-        resized = Image.fromarray(plane, mode="L").resize((size[1], size[0]), Image.Resampling.NEAREST)
-        out[i] = np.asarray(resized, dtype=np.uint8)
-    return out
+    return _resize(labels, size, "L", Image.Resampling.NEAREST)
+
+
+Planes = TypeVar("Planes", F32, U8)
+
+
+def _resize(planes: Planes, size: tuple[int, int], mode: str, method: Image.Resampling) -> Planes:
+    if planes.shape[1:] == size:
+        return planes
+    out = np.empty((planes.shape[0], *size), planes.dtype)
+    for i, plane in enumerate(planes):
+        # PIL's width is the array's second axis.
+        out[i] = np.asarray(Image.fromarray(plane, mode=mode).resize((size[1], size[0]), method), dtype=planes.dtype)
+    return cast(Planes, out)
 
 
 def model_grid(
