@@ -199,7 +199,14 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> d
     model = build_model(config, spec.classes).to(device)
     if config.init:
         initial = torch.load(config.init, map_location=device, weights_only=False)
-        model.load_state_dict(initial["model"])
+        try:
+            model.load_state_dict(initial["model"])
+        except RuntimeError as exc:  # torch lists every mismatched tensor; the first says enough
+            detail = str(exc).splitlines()[1].strip() if len(str(exc).splitlines()) > 1 else str(exc)
+            raise DataError(
+                f"config field 'init': {config.init} does not fit this config's model ({detail}); it needs the same "
+                "model, size, decoder_dims, classes and prompt embedding width"
+            ) from exc
     learning = freeze(model, config.trainable)
     prep = Preprocessing(config.window, config.spacing, model_stride(model))
     if config.crop % model_stride(model):

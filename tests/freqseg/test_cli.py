@@ -10,7 +10,7 @@ from PIL import Image
 
 from freqseg.cli import main
 from freqseg.io import Volume
-from freqseg.prepare import build
+from freqseg.prepare import CLASSES, build
 
 
 @pytest.fixture(scope="module")
@@ -139,3 +139,16 @@ def test_distillation_and_pruned_fine_tuning(tmp_path, dataset, capsys):
     wrong = write_config(tmp_path, dataset, model="universal", teacher=str(best))
     assert main(["train", "--config", str(wrong)]) == 2
     assert "distillation is for softmax models" in capsys.readouterr().err
+
+
+def test_init_from_weights_of_another_shape_is_one_clear_error(tmp_path, dataset, capsys):
+    base = write_config(tmp_path, dataset, model="universal", epochs=1)
+    assert main(["train", "--config", str(base), "--no-progress"]) == 0
+    narrow = tmp_path / "prompts-16.pt"
+    classes = CLASSES[1:]
+    torch.save({"classes": classes, "prompts": classes, "embeddings": torch.zeros(len(classes), 16), "encoder": "x",
+                "template": "{}"}, narrow)  # fmt: skip
+    init = str(tmp_path / "run" / "last.pt")
+    tune = write_config(tmp_path, dataset, model="universal", prompts=str(narrow), init=init, out=str(tmp_path / "t"))
+    assert main(["train", "--config", str(tune)]) == 2
+    assert "does not fit this config's model" in capsys.readouterr().err
