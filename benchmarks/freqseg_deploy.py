@@ -23,10 +23,9 @@ import numpy as np
 import onnxruntime as ort
 import torch
 
-from freqseg.cli import calibration_slices
 from freqseg.complexity import count_flops, cpu_latency, parameters
 from freqseg.evaluate import evaluate_onnx, load_checkpoint
-from freqseg.export import export_onnx, quantize_int8
+from freqseg.export import calibration_slices, export_onnx, quantize_int8
 
 from common import header, interleaved
 
@@ -60,7 +59,7 @@ def main() -> None:
         name = run.name
         fp32, int8 = OUT / f"{name}.onnx", OUT / f"{name}-int8.onnx"
         report = export_onnx(run / "best.pt", fp32, tolerance=args.tolerance)
-        calibration = calibration_slices(str(run / "best.pt"), None, 32, int(report["stride"]))
+        calibration = calibration_slices(report, 32)
         quantize_int8(fp32, int8, calibration)
         model, config, _ = load_checkpoint(run / "best.pt", torch.device("cpu"))
         dataset = config.dataset

@@ -147,31 +147,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_export(args: argparse.Namespace) -> None:
-    from freqseg.export import export_onnx, quantize_int8
+    from freqseg.export import calibration_slices, export_onnx, quantize_int8
 
     if args.opset < 17:
         raise ValueError(f"--opset {args.opset}: use 17 or later (LayerNormalization is an opset-17 operator)")
     report = export_onnx(args.checkpoint, args.out, opset=args.opset)
     print(json.dumps(report, indent=2))
     if args.int8:
-        calibration = calibration_slices(args.checkpoint, args.dataset, args.calibration, int(report["stride"]))
+        calibration = calibration_slices(report, args.calibration, args.dataset)
         print(json.dumps(quantize_int8(args.out, args.int8, calibration), indent=2))
-
-
-def calibration_slices(checkpoint: str, dataset: str | None, count: int, stride: int) -> list[Any]:
-    """``count`` training slices spread evenly over the split, preprocessed as in training (INT8 calibration)."""
-    import numpy as np
-    import torch
-
-    from freqseg.data import Preprocessing, SliceDataset, load_dataset
-    from freqseg.evaluate import load_checkpoint
-
-    _, config, classes = load_checkpoint(checkpoint, torch.device("cpu"))
-    spec = load_dataset(dataset or config.dataset)
-    prep = Preprocessing(config.window, config.spacing, stride)
-    slices = SliceDataset(spec.cases["training"], len(classes), prep)
-    picks = np.linspace(0, len(slices) - 1, min(count, len(slices))).round().astype(int)
-    return [slices[int(i)][0].numpy() for i in picks]
 
 
 def _group(text: str) -> tuple[str, list[str]]:

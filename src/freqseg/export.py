@@ -83,7 +83,8 @@ def export_onnx(
     if worst > tolerance:
         out.unlink()
         raise ExportError(f"ONNX Runtime differs from PyTorch by {worst:.2e} (> {tolerance:.0e}); nothing written")
-    return {"out": str(out), "bytes": out.stat().st_size, "max_abs_diff": worst, "opset": opset, **metadata}
+    return {"out": str(out), "bytes": out.stat().st_size, "max_abs_diff": worst, "opset": opset,
+            "dataset": config.dataset, **metadata}  # fmt: skip
 
 
 def parity(model: torch.nn.Module, onnx_path: str | Path, shapes: Sequence[tuple[int, int, int]]) -> float:
@@ -102,6 +103,21 @@ def parity(model: torch.nn.Module, onnx_path: str | Path, shapes: Sequence[tuple
     return worst
 
 
+def calibration_slices(report: dict[str, Any], count: int, dataset: str | None = None) -> list[np.ndarray]:
+    """``count`` training slices spread evenly over the split, preprocessed as the exported model expects (its
+    metadata in ``report``, from ``export_onnx``): INT8 calibration data. ``dataset`` overrides the training one."""
+    from freqseg.data import Preprocessing, SliceDataset, load_dataset
+
+    classes = json.loads(report["classes"])
+    prep = Preprocessing(
+        tuple(json.loads(report["window"])), tuple(json.loads(report["spacing"])), int(report["stride"])
+    )
+    spec = load_dataset(dataset or report["dataset"])
+    slices = SliceDataset(spec.cases["training"], len(classes), prep)
+    picks = np.linspace(0, len(slices) - 1, min(count, len(slices))).round().astype(int)
+    return [slices[int(i)][0].numpy() for i in picks]
+
+
 def read_metadata(onnx_path: str | Path) -> dict[str, str]:
     """The ``freqseg.*`` metadata of an exported file, without the prefix."""
     model = onnx.load(str(onnx_path), load_external_data=False)
@@ -116,12 +132,17 @@ def activation_products(model: onnx.ModelProto) -> list[str]:
 
 
 def quantize_int8(
-    fp32_path: str | Path, out: str | Path, calibration: Sequence[np.ndarray], per_channel: bool = True
+    fp32_path: str | Path,
+    out: str | Path,
+    calibration: Sequence[np.ndarray],
+    per_channel: bool = True,
+    op_types: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Static QDQ INT8 (weights per channel, activations calibrated on ``calibration`` images [1, H, W]).
 
     Static, not dynamic: dynamic quantization leaves convolutions' activations in float and made conv nets about
-    11x slower here. The metadata is copied over, with a new hash and the calibration count.
+    11x slower here. ``op_types`` limits it to those operators (e.g. ``["Conv"]``). The metadata is copied over,
+    with a new hash and the calibration count.
     """
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
@@ -151,6 +172,7 @@ def quantize_int8(
             activation_type=QuantType.QUInt8,
             weight_type=QuantType.QInt8,
             nodes_to_exclude=activation_products(onnx.load(str(prepared))),
+            op_types_to_quantize=list(op_types) if op_types else None,  # None: every kind ONNX Runtime can
         )
     proto = onnx.load(str(out))
     digest = hashlib.sha256(proto.SerializeToString()).hexdigest()

@@ -13,8 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from freqseg.data import Preprocessing, load_pair, resample_in_plane, window
-from freqseg.data import load_dataset as load_spec
+from freqseg.data import Preprocessing, load_dataset, load_pair, resample_in_plane, window
 
 ATTRIBUTION = """# Sample CT slices: attribution
 
@@ -34,7 +33,7 @@ def write_samples(
 ) -> list[Path]:
     """The ``count`` test slices with the most labelled organs as PNG, plus the first test case as NIfTI."""
     prep = prep or Preprocessing()
-    spec = load_spec(dataset)
+    spec = load_dataset(dataset)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     candidates = []

@@ -27,19 +27,23 @@ from geecache.http import DEFAULT_BASE_PATH, HTTPPool
 log = logging.getLogger("geecache.node")
 
 
-def load_getter(spec: str) -> Callable[[str], Any]:
-    """Import ``package.module:function``; every failure says what to fix."""
+def load_callable(spec: str, option: str, hint: str = "") -> Callable[..., Any]:
+    """Import the ``package.module:function`` a command-line option names; every failure says what to fix."""
     module_name, colon, attribute = spec.partition(":")
     if not colon or not module_name or not attribute:
-        raise SystemExit(f"--getter must look like package.module:function, not {spec!r}")
+        raise SystemExit(f"{option} must look like package.module:function, not {spec!r}")
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise SystemExit(f"--getter {spec!r}: cannot import {module_name!r} ({exc}); check --app-dir") from exc
-    getter = getattr(module, attribute, None)
-    if not callable(getter):
-        raise SystemExit(f"--getter {spec!r}: {module_name} has no function {attribute!r}")
-    return getter  # type: ignore[no-any-return]
+        raise SystemExit(f"{option} {spec!r}: cannot import {module_name} ({exc}){hint}") from exc
+    found = getattr(module, attribute, None)
+    if not callable(found):
+        raise SystemExit(f"{option} {spec!r}: {module_name} has no function {attribute}")
+    return found  # type: ignore[no-any-return]
+
+
+def load_getter(spec: str) -> Callable[[str], Any]:
+    return load_callable(spec, "--getter", "; check --app-dir")
 
 
 def api_engine(group: Group, pool: HTTPPool) -> gee.Engine:
@@ -98,14 +102,15 @@ async def serve(args: argparse.Namespace) -> None:
     await asyncio.gather(*(server.serve(sockets=[sock]) for server, sock in servers))
 
 
-def _peer_list(text: str) -> list[str]:
+def peer_list(text: str) -> list[str]:
+    """argparse type: comma-separated peer base URLs (shared by every command that runs a node)."""
     peers = [p.strip().rstrip("/") for p in text.split(",") if p.strip()]
     if not peers:
-        raise argparse.ArgumentTypeError("give at least one peer URL")
+        raise argparse.ArgumentTypeError("give at least one peer URL, e.g. http://127.0.0.1:8001")
     return peers
 
 
-def _non_negative(text: str) -> int:
+def non_negative_int(text: str) -> int:
     value = int(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be >= 0, not {value}")
@@ -119,9 +124,9 @@ def main(argv: list[str] | None = None) -> None:
         "node", help="run a cache node", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     node.add_argument("--self", dest="self_url", required=True, help="this node's base URL, as peers list it")
-    node.add_argument("--peers", type=_peer_list, required=True, help="all peer URLs, this one included")
+    node.add_argument("--peers", type=peer_list, required=True, help="all peer URLs, this one included")
     node.add_argument("--group", required=True, help="the group's name")
-    node.add_argument("--cache-bytes", type=_non_negative, default=64 << 20, help="bytes for main + hot cache")
+    node.add_argument("--cache-bytes", type=non_negative_int, default=64 << 20, help="bytes for main + hot cache")
     node.add_argument("--getter", required=True, help="package.module:function that loads a key's bytes")
     node.add_argument("--api", help="HOST:PORT for the client API (GET /api?key=K)")
     node.add_argument("--app-dir", default=".", help="folder put first on sys.path to import the getter")

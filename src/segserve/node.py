@@ -11,7 +11,6 @@ the same model (results are keyed by the model's hash).
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import os
 from typing import Any
@@ -19,7 +18,7 @@ from typing import Any
 import uvicorn
 
 import gee
-from geecache.node import listen
+from geecache.node import listen, load_callable, non_negative_int, peer_list
 from segserve.cache import Cache
 from segserve.errors import ModelError
 from segserve.http import build_engine
@@ -39,20 +38,6 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, not {value}")
-    return value
-
-
-def _peer_list(text: str) -> list[str]:
-    peers = [p.strip().rstrip("/") for p in text.split(",") if p.strip()]
-    if not peers:
-        raise argparse.ArgumentTypeError("give at least one peer URL, e.g. http://127.0.0.1:8001")
-    return peers
-
-
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="segserve",
@@ -62,21 +47,21 @@ def parser() -> argparse.ArgumentParser:
     )
     net = p.add_argument_group("network")
     net.add_argument("--host", default="127.0.0.1", help="address the HTTP and TCP endpoints listen on")
-    net.add_argument("--port", type=_non_negative_int, default=8000, help="HTTP port (0: any free port)")
+    net.add_argument("--port", type=non_negative_int, default=8000, help="HTTP port (0: any free port)")
     net.add_argument("--tcp-port", type=int, default=9000, help="JSON-over-TCP port (0: any free port, -1: off)")
     net.add_argument("--self", dest="self_url", help="this node's URL as peers list it (default http://HOST:PORT)")
-    net.add_argument("--peers", type=_peer_list, help="comma-separated HTTP base URLs of all nodes, this one included")
+    net.add_argument("--peers", type=peer_list, help="comma-separated HTTP base URLs of all nodes, this one included")
     net.add_argument("--peer-timeout", type=float, default=60.0, help="seconds to wait for a peer (covers inference)")
     model = p.add_argument_group("model")
     model.add_argument("--model", default=str(DEFAULT_MODEL), help="ONNX file exported by freqseg")
     model.add_argument("--provider", default="cpu", help=f"ONNX Runtime execution provider ({', '.join(PROVIDERS)})")
     model.add_argument(
-        "--threads", type=_non_negative_int, default=0, help="intra-op threads per run (0: cores / workers)"
+        "--threads", type=non_negative_int, default=0, help="intra-op threads per run (0: cores / workers)"
     )
     model.add_argument("--batch-size", type=_positive_int, default=8, help="slices per model run for volumes")
     pool = p.add_argument_group("inference pool")
     pool.add_argument("--workers", type=_positive_int, default=1, help="model runs at once")
-    pool.add_argument("--queue", type=_non_negative_int, default=16, help="jobs that may wait; beyond: 503")
+    pool.add_argument("--queue", type=non_negative_int, default=16, help="jobs that may wait; beyond: 503")
     pool.add_argument(
         "--batch-window-ms",
         type=float,
@@ -91,9 +76,9 @@ def parser() -> argparse.ArgumentParser:
     limits.add_argument("--idle-timeout", type=float, default=60.0, help="seconds before an idle TCP client is dropped")
     limits.add_argument("--max-in-flight", type=_positive_int, default=32, help="requests in flight per TCP connection")
     cache = p.add_argument_group("cache")
-    cache.add_argument("--cache-bytes", type=_non_negative_int, default=256 << 20, help="bytes for results")
-    cache.add_argument("--input-cache-bytes", type=_non_negative_int, default=256 << 20, help="bytes for inputs")
-    cache.add_argument("--memo-bytes", type=_non_negative_int, default=64 << 20, help="bytes of encoded answers")
+    cache.add_argument("--cache-bytes", type=non_negative_int, default=256 << 20, help="bytes for results")
+    cache.add_argument("--input-cache-bytes", type=non_negative_int, default=256 << 20, help="bytes for inputs")
+    cache.add_argument("--memo-bytes", type=non_negative_int, default=64 << 20, help="bytes of encoded answers")
     p.add_argument(
         "--mount",
         action="append",
@@ -111,16 +96,10 @@ def mount(engine: gee.Engine, spec: str) -> dict[str, str]:
 
     Imported by name at start-up, so segserve depends on no application it may host (mario, say)."""
     title, _, target = spec.rpartition("=")
-    module_name, _, function_name = target.partition(":")
-    if not module_name or not function_name:
+    module_name, colon, function_name = target.partition(":")
+    if not colon or not module_name or not function_name:
         raise SystemExit(f"segserve: --mount {spec!r}: write TITLE=MODULE:FUNCTION, e.g. 'Mario=mario.web:register'")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise SystemExit(f"segserve: --mount {spec!r}: cannot import {module_name} ({exc})") from exc
-    register = getattr(module, function_name, None)
-    if not callable(register):
-        raise SystemExit(f"segserve: --mount {spec!r}: {module_name} has no function {function_name}")
+    register = load_callable(target, "segserve: --mount")
     group = register(engine)
     prefix = getattr(group, "prefix", "") or "/"
     return {"title": title or module_name, "path": prefix.rstrip("/") + "/"}

@@ -19,7 +19,8 @@ import pytest
 
 from geecache import Ring
 
-from tests.geecache.cluster import free_port, python_cluster
+from tests.geecache.cluster import python_cluster
+from tests.processes import free_port
 
 GO_DIR = Path(__file__).resolve().parent / "go"
 GOPATH = "/usr/share/gocode"

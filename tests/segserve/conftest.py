@@ -6,10 +6,8 @@ import io
 import json
 import os
 import pathlib
-import signal
 import socket
 import struct
-import subprocess
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -17,18 +15,13 @@ from typing import Any
 import numpy as np
 import pytest
 
+from tests.processes import ReadyProcess
 from tests.segserve import standin_model
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 BUNDLED = ROOT / "src" / "segserve" / "assets" / "default.onnx"
 SAMPLES = ROOT / "src" / "segserve" / "assets" / "samples"
 LIVER = 5  # the stand-in labels a flat region of intensity 5/12 as class 5, "liver"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def png_bytes(array: np.ndarray, mode: str | None = None) -> bytes:
@@ -52,7 +45,7 @@ def labels_of(png: bytes) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(png)))
 
 
-class Node:
+class Node(ReadyProcess):
     """A real ``python -m segserve`` process; ``start`` returns once it printed its ready line."""
 
     def __init__(self, model: pathlib.Path | str, *args: str, port: int = 0, peers: list[str] | None = None) -> None:
@@ -60,7 +53,6 @@ class Node:
         self.port = port
         self.args = list(args)
         self.peers = peers
-        self.process: subprocess.Popen[str] | None = None
         self.url = ""
         self.tcp_port = -1
 
@@ -74,13 +66,7 @@ class Node:
             *(["--peers", ",".join(self.peers)] if self.peers else []),
             *self.args,
         ]  # fmt: skip
-        env = {**os.environ, "OMP_NUM_THREADS": "1"}
-        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT)
-        assert self.process.stdout is not None
-        line = self.process.stdout.readline()
-        if "ready" not in line:
-            self.process.kill()
-            raise RuntimeError(f"segserve did not start: {line!r} (exit {self.process.wait()})")
+        line = self.launch(command, "segserve", env={**os.environ, "OMP_NUM_THREADS": "1"}, cwd=ROOT)
         fields = dict(part.split("=", 1) for part in line.split()[2:])
         self.url = fields["http"]
         self.tcp_port = int(fields["tcp"])
@@ -104,19 +90,6 @@ class Node:
             if line.startswith(name + " "):
                 return float(line.split()[1])
         raise KeyError(name)
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait()
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.kill()
 
 
 def tcp_call(sock: socket.socket, message: dict[str, Any] | bytes) -> None:

@@ -10,20 +10,15 @@ import httpx
 import numpy as np
 import pytest
 
-from tests.segserve.conftest import Node, free_port, png_bytes
+from tests.processes import free_port, running
+from tests.segserve.conftest import Node, png_bytes
 
 
 @pytest.fixture
 def cluster(standin: pathlib.Path) -> Iterator[list[Node]]:
     urls = [f"http://127.0.0.1:{free_port()}" for _ in range(3)]
-    nodes = [Node(standin, port=int(url.rsplit(":", 1)[1]), peers=urls) for url in urls]
-    try:
-        for node in nodes:
-            node.start()
+    with running([Node(standin, port=int(url.rsplit(":", 1)[1]), peers=urls) for url in urls]) as nodes:
         yield nodes
-    finally:
-        for node in nodes:
-            node.stop()
 
 
 def inferences(nodes: list[Node]) -> int:
