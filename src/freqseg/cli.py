@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from freqseg.io import DataError
+from freqseg.errors import DataError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -186,18 +186,17 @@ def run_embed(args: argparse.Namespace) -> None:
 
 
 def run_spectrum(args: argparse.Namespace) -> None:
-    from freqseg.data import window
-    from freqseg.io import read_image
     from freqseg.spectrum import plot_filters, plot_spectrum
+    from medimage import canonical, read_path, window
 
-    volume = read_image(args.image)
+    volume = canonical(read_path(args.image))
     index = volume.shape[2] // 2 if args.slice is None else args.slice
     if not 0 <= index < volume.shape[2]:
         raise ValueError(f"--slice {index} is outside 0..{volume.shape[2] - 1}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     plane = volume.array[:, :, index]
-    if plane.min() < -200:  # Hounsfield units: show the abdominal window
+    if volume.intensity == "hu" or (volume.intensity == "raw" and plane.min() < -200):  # show the abdominal window
         plane = window(plane, -175, 250)
     plot_spectrum(plane, out / "spectrum.png", f"{Path(args.image).name}, slice {index}")
     print(f"wrote {out / 'spectrum.png'}")

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from freqseg.io import DataError
+from freqseg.errors import DataError
 
 MODELS = ("gfunet", "attention", "unet", "universal")
 TRAINABLE = ("all", "head", "head+decoder")

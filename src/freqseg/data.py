@@ -5,10 +5,11 @@
       imagesTr/  labelsTr/  imagesTs/  labelsTs/
 
 ``labels`` may be Decathlon's ``{"0": "background", "1": "spleen"}`` or nnU-Net's
-``{"background": 0, "spleen": 1}``. Volumes are windowed (CT Hounsfield units to
-[0, 1]), resampled in-plane to a target spacing, and cut into axial slices. Every
-file is checked before training starts: a missing or corrupt file, an image and a
-label of different shapes, an empty folder, each stops with one clear error.
+``{"background": 0, "spleen": 1}``. Images and label maps are read, oriented, windowed
+and resampled by ``medimage``, exactly as the service will read a user's scan, and cut
+into axial slices. Every file is checked before training starts: a missing or corrupt
+file, a label map on another grid than its image, an empty folder, each stops with one
+clear error.
 """
 
 from __future__ import annotations
@@ -20,10 +21,10 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from freqseg.io import DataError, Volume, read_image
+from freqseg.errors import DataError
+from medimage import Image, Limits, ModelSpec, labels_to_model, pad_to_stride, read_path, to_model
 
 SPLITS = ("training", "validation", "test")
 
@@ -124,34 +125,21 @@ def load_dataset(root: str | Path) -> DatasetSpec:
     return DatasetSpec(root, str(meta.get("name", root.name)), classes, cases, meta, labelled)
 
 
-def window(array: np.ndarray, low: float, high: float) -> np.ndarray:
-    """Clip to [low, high] (e.g. Hounsfield units) and scale to [0, 1]."""
-    if high <= low:
-        raise DataError(f"window [{low}, {high}] is empty: the upper bound must exceed the lower one")
-    return ((np.clip(array, low, high) - low) / (high - low)).astype(np.float32)
+# A dataset is the user's own files on disk: bounded by what training can hold, not by a service's defaults.
+DATASET_LIMITS = Limits(
+    max_pixels=8192 * 8192,
+    max_voxels=1 << 31,
+    max_files=100_000,
+    max_slices=100_000,
+    max_grid_pixels=4096 * 4096,
+)
 
 
-def resample_in_plane(
-    array: np.ndarray, spacing: tuple[float, float], target: tuple[float, float], label: bool
-) -> np.ndarray:
-    """Resample [x, y, z] slices to ``target`` mm per pixel (bilinear for images, nearest for labels)."""
-    size = tuple(max(1, round(n * s / t)) for n, s, t in zip(array.shape[:2], spacing, target, strict=True))
-    if size == array.shape[:2]:
-        return array
-    slices = torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1)))[:, None].float()
-    mode = "nearest" if label else "bilinear"
-    resized = F.interpolate(slices, size=size, mode=mode, **({} if label else {"align_corners": False}))
-    return resized[:, 0].numpy().transpose(1, 2, 0).astype(array.dtype)
-
-
-def load_pair(case: Case, num_classes: int) -> tuple[Volume, Volume | None]:
-    image = read_image(case.image)
-    label = read_image(case.label) if case.label is not None else None
+def load_pair(case: Case, num_classes: int) -> tuple[Image, Image | None]:
+    """A case's image and label map (if any), read by ``medimage``; label values are checked to be classes."""
+    image = read_path(case.image, DATASET_LIMITS)
+    label = read_path(case.label, DATASET_LIMITS) if case.label is not None else None
     if label is not None:
-        if label.shape != image.shape:
-            raise DataError(
-                f"{case.image} is {image.shape} but its label {case.label} is {label.shape}; they must match"
-            )
         values = np.unique(label.array)
         bad = values[(values < 0) | (values >= num_classes) | (values != np.round(values))]
         if bad.size:
@@ -164,6 +152,14 @@ class Preprocessing:
     window: tuple[float, float] = (-175.0, 250.0)  # abdominal CT window (BTCV's)
     spacing: tuple[float, float] = (1.5, 1.5)  # mm per pixel after resampling
     multiple: int = 16  # slices are padded to a multiple of the model's stride
+    modality: str = "CT"
+
+    @property
+    def spec(self) -> ModelSpec:
+        """The model-input contract these settings describe (what the exported file will say)."""
+        return ModelSpec(
+            classes=(), window=self.window, spacing=self.spacing, stride=self.multiple, modality=self.modality
+        )
 
 
 class SliceDataset(Dataset[tuple[torch.Tensor, ...]]):
@@ -188,12 +184,14 @@ class SliceDataset(Dataset[tuple[torch.Tensor, ...]]):
             image, label = load_pair(case, num_classes)
             if label is None:
                 raise DataError(f"{case.image}: this split needs labels, and the case has none")
-            spacing = image.spacing[:2]
-            pixels = resample_in_plane(window(image.array, *prep.window), spacing, prep.spacing, label=False)
-            mask = resample_in_plane(label.array.astype(np.int16), spacing, prep.spacing, label=True)
-            for z in range(pixels.shape[2]):
-                self.images.append(_pad(pixels[:, :, z], prep.multiple))
-                self.labels.append(_pad(mask[:, :, z], prep.multiple))
+            try:
+                model_input = to_model(image, prep.spec, DATASET_LIMITS)
+                mask = labels_to_model(label, model_input)
+            except ValueError as exc:
+                raise DataError(f"{case.image} / {case.label}: {exc}") from exc
+            for plane, labels in zip(model_input.planes, mask, strict=True):
+                self.images.append(pad_to_stride(plane, prep.multiple))
+                self.labels.append(pad_to_stride(labels, prep.multiple))
         if not self.images:
             raise DataError("the split holds no slices")
 
@@ -212,13 +210,6 @@ class SliceDataset(Dataset[tuple[torch.Tensor, ...]]):
         if self.labelled is not None:
             return torch.as_tensor(image).float(), torch.as_tensor(label).long(), self.labelled
         return torch.as_tensor(image).float(), torch.as_tensor(label).long()
-
-
-def _pad(plane: np.ndarray, multiple: int) -> np.ndarray:
-    """Pad [x, y] at the high end up to a multiple (labels with background, images with 0)."""
-    pad_x = (-plane.shape[0]) % multiple
-    pad_y = (-plane.shape[1]) % multiple
-    return np.pad(plane, ((0, pad_x), (0, pad_y))) if pad_x or pad_y else plane
 
 
 def augmentation(seed: int, crop: int = 0) -> Any:

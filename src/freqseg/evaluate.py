@@ -53,17 +53,16 @@ def evaluate_onnx(
     """The same scores for an exported model, run by ONNX Runtime (fp32 or INT8) with the file's own metadata."""
     import onnxruntime as ort
 
-    from freqseg.export import read_metadata
+    from medimage import INPUT_NAME, OUTPUT_NAME, ModelSpec
 
-    meta = read_metadata(onnx_path)
     session = ort.InferenceSession(str(onnx_path), providers=[provider])
+    spec = ModelSpec.from_metadata(dict(session.get_modelmeta().custom_metadata_map), str(onnx_path))
 
     def predict(images: torch.Tensor) -> torch.Tensor:
-        return torch.from_numpy(session.run(["logits"], {"image": images.numpy()})[0]).argmax(1)
+        return torch.from_numpy(session.run([OUTPUT_NAME], {INPUT_NAME: images.numpy()})[0]).argmax(1)
 
-    window, spacing = json.loads(meta["window"]), json.loads(meta["spacing"])
-    prep = Preprocessing(tuple(window), tuple(spacing), int(meta["stride"]))
-    result = score(predict, json.loads(meta["classes"]), prep, dataset, split, out)
+    prep = Preprocessing(spec.window, spec.spacing, spec.stride, spec.modality)
+    result = score(predict, list(spec.classes), prep, dataset, split, out)
     return {"model": str(onnx_path), **result}
 
 

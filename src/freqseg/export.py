@@ -10,7 +10,6 @@ fails it is deleted, not left behind.
 from __future__ import annotations
 
 import hashlib
-import json
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -23,9 +22,9 @@ import torch
 from freqseg.evaluate import load_checkpoint
 from freqseg.models.gfunet import GFUNet
 from freqseg.train import model_stride
+from medimage import INPUT_NAME, OUTPUT_NAME, PREFIX, ModelSpec
 
 PARITY_SHAPES = ((1, 128, 128), (2, 208, 256), (3, 64, 48))
-METADATA_PREFIX = "freqseg."
 
 
 class ExportError(ValueError):
@@ -53,8 +52,8 @@ def export_onnx(
     program = torch.onnx.export(
         model,
         (example,),
-        input_names=["image"],
-        output_names=["logits"],
+        input_names=[INPUT_NAME],
+        output_names=[OUTPUT_NAME],
         dynamic_shapes=({0: batch, 2: stride * rows, 3: stride * cols},),
         opset_version=opset,
         dynamo=True,
@@ -64,17 +63,17 @@ def export_onnx(
     assert program is not None
     proto = program.model_proto
     digest = hashlib.sha256(proto.SerializeToString()).hexdigest()
-    metadata = {
-        "classes": json.dumps(classes),
-        "window": json.dumps(list(config.window)),
-        "spacing": json.dumps(list(config.spacing)),
-        "stride": str(stride),
-        "layout": "ras-xy",  # input axes are the RAS voxel array's [x, y]; display images are transposed + flipped
-        "architecture": architecture,
-        "sha256": digest,
-        "source": Path(checkpoint).name,
-    }
-    onnx.helper.set_model_props(proto, {METADATA_PREFIX + k: v for k, v in metadata.items()})
+    spec = ModelSpec(
+        classes=tuple(classes),
+        window=config.window,
+        spacing=config.spacing,
+        stride=stride,
+        architecture=architecture,
+        sha256=digest,
+        extra=(("source", Path(checkpoint).name),),
+    )
+    onnx.helper.set_model_props(proto, spec.to_metadata())
+    metadata = read_props(proto)
     out.parent.mkdir(parents=True, exist_ok=True)
     onnx.save_model(proto, str(out))
     if isinstance(model, GFUNet):
@@ -98,7 +97,7 @@ def parity(model: torch.nn.Module, onnx_path: str | Path, shapes: Sequence[tuple
         for batch, height, width in shapes:
             image = torch.rand(batch, 1, height, width, generator=generator)
             expected = model(image).numpy()
-            got = session.run(["logits"], {"image": image.numpy()})[0]
+            got = session.run([OUTPUT_NAME], {INPUT_NAME: image.numpy()})[0]
             worst = max(worst, float(np.abs(got - expected).max()))
     return worst
 
@@ -108,20 +107,22 @@ def calibration_slices(report: dict[str, Any], count: int, dataset: str | None =
     metadata in ``report``, from ``export_onnx``): INT8 calibration data. ``dataset`` overrides the training one."""
     from freqseg.data import Preprocessing, SliceDataset, load_dataset
 
-    classes = json.loads(report["classes"])
-    prep = Preprocessing(
-        tuple(json.loads(report["window"])), tuple(json.loads(report["spacing"])), int(report["stride"])
-    )
-    spec = load_dataset(dataset or report["dataset"])
-    slices = SliceDataset(spec.cases["training"], len(classes), prep)
+    spec = ModelSpec.from_metadata({PREFIX + k: str(v) for k, v in report.items()}, str(report.get("out", "")))
+    classes = list(spec.classes)
+    prep = Preprocessing(spec.window, spec.spacing, spec.stride, spec.modality)
+    data = load_dataset(dataset or report["dataset"])
+    slices = SliceDataset(data.cases["training"], len(classes), prep)
     picks = np.linspace(0, len(slices) - 1, min(count, len(slices))).round().astype(int)
     return [slices[int(i)][0].numpy() for i in picks]
 
 
 def read_metadata(onnx_path: str | Path) -> dict[str, str]:
-    """The ``freqseg.*`` metadata of an exported file, without the prefix."""
-    model = onnx.load(str(onnx_path), load_external_data=False)
-    return {p.key[len(METADATA_PREFIX) :]: p.value for p in model.metadata_props if p.key.startswith(METADATA_PREFIX)}
+    """The ``freqseg.*`` metadata of an exported file, without the prefix (``medimage.modelfile`` defines it)."""
+    return read_props(onnx.load(str(onnx_path), load_external_data=False))
+
+
+def read_props(model: onnx.ModelProto) -> dict[str, str]:
+    return {p.key[len(PREFIX) :]: p.value for p in model.metadata_props if p.key.startswith(PREFIX)}
 
 
 def activation_products(model: onnx.ModelProto) -> list[str]:
@@ -156,7 +157,7 @@ def quantize_int8(
 
         def get_next(self) -> dict[str, np.ndarray] | None:
             image = next(self.images, None)
-            return None if image is None else {"image": image[None].astype(np.float32)}
+            return None if image is None else {INPUT_NAME: image[None].astype(np.float32)}
 
     out = Path(out)
     metadata = read_metadata(fp32_path)
@@ -178,6 +179,6 @@ def quantize_int8(
     digest = hashlib.sha256(proto.SerializeToString()).hexdigest()
     metadata.update(sha256=digest, quantization=f"static QDQ int8, per-channel, {len(calibration)} calibration slices")
     del proto.metadata_props[:]
-    onnx.helper.set_model_props(proto, {METADATA_PREFIX + k: v for k, v in metadata.items()})
+    onnx.helper.set_model_props(proto, {PREFIX + k: v for k, v in metadata.items()})
     onnx.save_model(proto, str(out))
     return {"out": str(out), "bytes": out.stat().st_size, **metadata}

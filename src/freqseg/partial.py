@@ -13,8 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from freqseg.data import load_dataset
-from freqseg.io import DataError, read_image, write_nifti
+from freqseg.data import DATASET_LIMITS, load_dataset
+from freqseg.errors import DataError
+from medimage import read_path, write_nifti
 
 # Three "collections" of the BTCV organs: solid organs, kidneys and adrenals, vessels and pancreas.
 DEFAULT_GROUPS = {
@@ -51,10 +52,12 @@ def split_partial(
         entries = []
         for case in mine:
             assert case.label is not None
-            image, label = read_image(case.image), read_image(case.label)
+            image, label = read_path(case.image, DATASET_LIMITS), read_path(case.label, DATASET_LIMITS)
             partial = np.where(np.isin(label.array, keep), label.array, 0).astype(np.uint8)
-            write_nifti(root / "imagesTr" / case.image.name, image.array.astype(np.int16), image.affine)
-            write_nifti(root / "labelsTr" / case.image.name, partial, label.affine)
+            (root / "imagesTr").mkdir(parents=True, exist_ok=True)
+            (root / "labelsTr").mkdir(parents=True, exist_ok=True)
+            (root / "imagesTr" / case.image.name).write_bytes(write_nifti(image.array.astype(np.int16), image.affine))
+            (root / "labelsTr" / case.image.name).write_bytes(write_nifti(partial, label.affine))
             entries.append({"image": f"./imagesTr/{case.image.name}", "label": f"./labelsTr/{case.image.name}"})
         meta = {
             "name": f"{spec.name}-{name}",

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from freqseg.io import DataError, Volume, read_nifti, write_nifti
+from freqseg.errors import DataError
+from medimage import Image, canonical, read_path, write_nifti
 
 PACKAGE = "totalsegmentator==2.18.0"
 ARCHIVE = "totalsegmentator-2.18.0.tar.gz"
@@ -107,7 +108,7 @@ def split_blocks(first: int, last: int, block: int) -> list[tuple[str, int, int]
     return blocks
 
 
-def build(image: Volume, segmentation: Volume, out: Path, block: int = 6, margin: int = 2) -> dict[str, object]:
+def build(image: Image, segmentation: Image, out: Path, block: int = 6, margin: int = 2) -> dict[str, object]:
     """Write the dataset folder and its dataset.json; returns the json."""
     if image.shape != segmentation.shape:
         raise DataError(f"image {image.shape} and segmentation {segmentation.shape} differ")
@@ -136,8 +137,13 @@ def build(image: Volume, segmentation: Volume, out: Path, block: int = 6, margin
         shift = np.eye(4)
         shift[2, 3] = start  # the block's first slice, in voxels
         affine = image.affine @ shift
-        write_nifti(out / f"images{folder}" / name, image.array[:, :, start:stop].astype(np.int16), affine)
-        write_nifti(out / f"labels{folder}" / name, labels[:, :, start:stop], affine)
+        for kind, array in (
+            ("images", image.array[:, :, start:stop].astype(np.int16)),
+            ("labels", labels[:, :, start:stop]),
+        ):
+            path = out / f"{kind}{folder}" / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(write_nifti(array, affine))
         entries = meta[split]
         assert isinstance(entries, list)
         entries.append({"image": f"./images{folder}/{name}", "label": f"./labels{folder}/{name}"})
@@ -148,4 +154,4 @@ def build(image: Volume, segmentation: Volume, out: Path, block: int = 6, margin
 
 def prepare(out: Path, cache: Path, block: int = 6) -> dict[str, object]:
     files = fetch(cache)
-    return build(read_nifti(files["image"]), read_nifti(files["label"]), out, block=block)
+    return build(canonical(read_path(files["image"])), canonical(read_path(files["label"])), out, block=block)

@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from freqseg.io import DataError
+from freqseg.errors import DataError
 
 TextEncoder = Callable[[list[str]], torch.Tensor]  # prompts -> [N, D] float embeddings
 DEFAULT_TEMPLATE = "a computed tomography of a {}"

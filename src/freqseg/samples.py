@@ -11,9 +11,9 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
-from freqseg.data import Preprocessing, load_dataset, load_pair, resample_in_plane, window
+from freqseg.data import DATASET_LIMITS, Preprocessing, load_dataset, load_pair
+from medimage import encode_png, labels_to_model, to_model
 
 ATTRIBUTION = """# Sample CT slices: attribution
 
@@ -40,16 +40,17 @@ def write_samples(
     for case in spec.cases["test"]:
         image, label = load_pair(case, len(spec.classes))
         assert label is not None
-        pixels = resample_in_plane(window(image.array, *prep.window), image.spacing[:2], prep.spacing, label=False)
-        for z in range(pixels.shape[2]):
-            organs = len(np.unique(label.array[:, :, z])) - 1
-            candidates.append((organs, case.image.name, z, pixels[:, :, z]))
+        model_input = to_model(image, prep.spec, DATASET_LIMITS)
+        labels = labels_to_model(label, model_input)
+        for z, plane in enumerate(model_input.planes):
+            organs = len(np.unique(labels[z])) - 1
+            candidates.append((organs, case.image.name, z, plane))
     candidates.sort(key=lambda c: (-c[0], c[1], c[2]))
     written = []
     for _, name, z, plane in candidates[:count]:
         picture = np.ascontiguousarray(plane.T[::-1, ::-1])  # RAS [x, y] -> display [rows, cols]
         path = out / f"ct_{name.split('.')[0]}_z{z}.png"
-        Image.fromarray((picture * 255).round().astype(np.uint8)).save(path, optimize=True)
+        path.write_bytes(encode_png((picture * 255).round().astype(np.uint8), compress_level=9))
         written.append(path)
     volume = spec.cases["test"][0].image
     shutil.copyfile(volume, out / f"ct_{volume.name}")

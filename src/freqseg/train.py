@@ -25,7 +25,7 @@ from torch.utils.data import ConcatDataset, DataLoader, DistributedSampler
 
 from freqseg.config import TrainConfig
 from freqseg.data import Preprocessing, SliceDataset, augmentation, load_dataset
-from freqseg.io import DataError
+from freqseg.errors import DataError
 from freqseg.losses import DiceCELoss, MarginalDiceCELoss, PartialBinaryDiceBCELoss
 from freqseg.models.gfunet import GFUNet, config_for
 from freqseg.models.universal import UniversalConfig, UniversalGFUNet

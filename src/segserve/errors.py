@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from medimage import ImageError
+
 
 class ServiceError(Exception):
     """A request the service answers with an error (HTTP status + JSON body, or a TCP error frame)."""
@@ -26,6 +28,11 @@ class ServiceError(Exception):
 def bad_input(message: str, **detail: Any) -> ServiceError:
     """400: the input cannot be read as an image the model accepts."""
     return ServiceError(400, "bad_input", message, **detail)
+
+
+def image_error(error: ImageError) -> ServiceError:
+    """An image the contract refused, answered with the status and code the contract gave it."""
+    return ServiceError(error.status, error.code, error.message, **error.detail)
 
 
 class ModelError(RuntimeError):

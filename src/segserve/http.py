@@ -21,9 +21,9 @@ import numpy as np
 import gee
 from gee.context import ClientDisconnected
 from segserve.errors import ServiceError, bad_input
-from segserve.imaging import decode, spectra_png
 from segserve.pool import Overloaded
 from segserve.service import Service
+from segserve.spectra import spectra_png
 
 log = logging.getLogger("segserve.http")
 HERE = pathlib.Path(__file__).resolve().parent
@@ -124,8 +124,8 @@ def build_engine(
         """Log-magnitude and phase spectra of the input's (middle) slice, as PNG data URLs for the page."""
         try:
             data, _ = await read_input(c)
-            decoded = await service.pool.run(decode, data, service.model.info.window, service.limits, None)
-            plane = np.ascontiguousarray(decoded.slices[len(decoded.slices) // 2])
+            _, model_input = await service.pool.run(service.prepare, data, None)
+            plane = np.ascontiguousarray(model_input.planes[len(model_input.planes) // 2])
             magnitude, phase = await service.pool.run(spectra_png, plane)
         except ServiceError as error:
             _answer_error(c, error)

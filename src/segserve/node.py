@@ -12,17 +12,16 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 from typing import Any
 
 import uvicorn
 
 import gee
 from geecache.node import listen, load_callable, non_negative_int, peer_list
+from medimage import Limits, available_cpus
 from segserve.cache import Cache
 from segserve.errors import ModelError
 from segserve.http import build_engine
-from segserve.imaging import Limits
 from segserve.model import DEFAULT_MODEL, PROVIDERS, Model
 from segserve.pool import InferencePool
 from segserve.service import Service
@@ -56,7 +55,10 @@ def parser() -> argparse.ArgumentParser:
     model.add_argument("--model", default=str(DEFAULT_MODEL), help="ONNX file exported by freqseg")
     model.add_argument("--provider", default="cpu", help=f"ONNX Runtime execution provider ({', '.join(PROVIDERS)})")
     model.add_argument(
-        "--threads", type=non_negative_int, default=0, help="intra-op threads per run (0: cores / workers)"
+        "--threads",
+        type=non_negative_int,
+        default=0,
+        help="intra-op threads per run (0: the CPUs this process may use, by affinity and cgroup quota, / workers)",
     )
     model.add_argument("--batch-size", type=_positive_int, default=8, help="slices per model run for volumes")
     pool = p.add_argument_group("inference pool")
@@ -70,8 +72,25 @@ def parser() -> argparse.ArgumentParser:
     )
     limits = p.add_argument_group("limits")
     limits.add_argument("--max-body-bytes", type=_positive_int, default=64 << 20, help="HTTP body limit (413)")
-    limits.add_argument("--max-pixels", type=_positive_int, default=4096 * 4096, help="pixels per slice")
-    limits.add_argument("--max-voxels", type=_positive_int, default=512 * 512 * 1024, help="voxels per volume")
+    defaults = Limits()
+    limits.add_argument("--max-pixels", type=_positive_int, default=defaults.max_pixels, help="pixels per input plane")
+    limits.add_argument("--max-voxels", type=_positive_int, default=defaults.max_voxels, help="voxels per input")
+    limits.add_argument("--max-files", type=_positive_int, default=defaults.max_files, help="files per DICOM series")
+    limits.add_argument(
+        "--max-slices", type=_positive_int, default=defaults.max_slices, help="axial planes the model runs on"
+    )
+    limits.add_argument(
+        "--max-grid-pixels",
+        type=_positive_int,
+        default=defaults.max_grid_pixels,
+        help="pixels of one plane on the model's grid (after resampling to the model's spacing)",
+    )
+    limits.add_argument(
+        "--max-run-pixels",
+        type=_positive_int,
+        default=defaults.max_run_pixels,
+        help="pixels of one model run (planes x grid pixels): bounds the model's memory per run",
+    )
     limits.add_argument("--max-frame-bytes", type=_positive_int, default=64 << 20, help="TCP frame limit")
     limits.add_argument("--idle-timeout", type=float, default=60.0, help="seconds before an idle TCP client is dropped")
     limits.add_argument("--max-in-flight", type=_positive_int, default=32, help="requests in flight per TCP connection")
@@ -106,7 +125,7 @@ def mount(engine: gee.Engine, spec: str) -> dict[str, str]:
 
 
 def build_service(args: argparse.Namespace, self_url: str) -> Service:
-    threads = args.threads or max(1, (os.cpu_count() or 1) // args.workers)
+    threads = args.threads or max(1, available_cpus() // args.workers)
     try:
         model = Model(args.model, provider=args.provider, threads=threads)
     except ModelError as exc:
@@ -125,7 +144,14 @@ def build_service(args: argparse.Namespace, self_url: str) -> Service:
         model,
         InferencePool(args.workers, args.queue),
         cache,
-        limits=Limits(max_pixels=args.max_pixels, max_voxels=args.max_voxels),
+        limits=Limits(
+            max_pixels=args.max_pixels,
+            max_voxels=args.max_voxels,
+            max_files=args.max_files,
+            max_slices=args.max_slices,
+            max_grid_pixels=args.max_grid_pixels,
+            max_run_pixels=args.max_run_pixels,
+        ),
         batch_size=args.batch_size,
         batch_window=args.batch_window_ms / 1000,
         memo_bytes=args.memo_bytes,

@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from medimage import encode_png, write_nifti
 from segserve.errors import ServiceError
-from segserve.imaging import encode_png, gzip_bytes
 
 U8 = npt.NDArray[np.uint8]
 
@@ -117,24 +117,19 @@ class LabelMap:
 
     def to_nifti(self, keep: list[int] | None = None) -> bytes:
         """A .nii.gz label volume (uint8) with the input's affine, or a diagonal one from the spacing."""
-        import nibabel as nib
-
         labels = self.select(keep)
         spacing = self.spacing
-        if self.layout == "yx":  # [rows, cols] or [frames, rows, cols] -> NIfTI's [x, y(, z)]
+        if self.layout == "yx":  # [rows, cols] or [slices, rows, cols] -> the voxel axes [i, j(, k)]
             labels = labels.T if labels.ndim == 2 else labels.transpose(2, 1, 0)
             if spacing is not None:
-                spacing = [spacing[-1], spacing[-2], *([spacing[0]] if labels.ndim == 3 else [])]
+                spacing = spacing[::-1]
         if self.affine is not None:
             affine = np.asarray(self.affine, dtype=np.float64)
         else:
             diag = [*(spacing or [1.0] * labels.ndim)][:3]
             diag += [1.0] * (3 - len(diag))
             affine = np.diag([*diag, 1.0])
-        image = nib.Nifti1Image(np.ascontiguousarray(labels), affine)  # type: ignore[no-untyped-call]
-        image.header.set_xyzt_units("mm")  # type: ignore[no-untyped-call]
-        image.header["descrip"] = f"segserve labels; model {self.model[:16]}".encode()[:79]
-        return gzip_bytes(image.to_bytes())
+        return write_nifti(labels, affine, f"segserve labels; model {self.model[:16]}")
 
     def to_json(self, keep: list[int] | None = None) -> dict[str, Any]:
         """Per-class pixel counts, areas (2-D) or volumes (3-D) in mm, and run-length-encoded masks.

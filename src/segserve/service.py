@@ -18,19 +18,9 @@ from typing import Any
 import numpy as np
 
 from geecache import LRUCache
+from medimage import Image, ImageError, Limits, ModelInput, labels_to_input, read_bytes, sniff, to_model
 from segserve.cache import Cache
-from segserve.errors import ServiceError, bad_input
-from segserve.imaging import (
-    Decoded,
-    Limits,
-    decode,
-    model_grid,
-    model_to_display,
-    ras_to_input,
-    resample_labels,
-    resample_slices,
-    sniff,
-)
+from segserve.errors import ServiceError, bad_input, image_error
 from segserve.model import Model
 from segserve.pool import F32, U8, InferencePool, MicroBatcher
 from segserve.results import OUTPUT_FORMATS, LabelMap, encode, pick_classes, pick_format
@@ -119,7 +109,7 @@ class Service:
         self.cache = cache
         self.limits = limits or Limits()
         self.batch_size = max(1, batch_size)
-        self.batcher = MicroBatcher(pool, model.predict, batch_window, batch_size) if batch_window > 0 else None
+        self.batcher = MicroBatcher(pool, self.predict_slices, batch_window, batch_size) if batch_window > 0 else None
         self.memo: LRUCache[bytes] = LRUCache(max_bytes=memo_bytes)
         self.counters = Counters()
         self.classes = list(model.info.classes)
@@ -154,7 +144,10 @@ class Service:
         if body is not None:
             self.counters.memo_hits += 1
             return Answer(body, content_type, options.format, True)
-        sniff(data)  # refuse what is not an image before it reaches the cluster
+        try:
+            sniff(data)  # refuse what is not an image before it reaches the cluster
+        except ImageError as exc:
+            raise image_error(exc) from exc
         blob = await self.cache.result(result_key, digest, data)
         label_map = LabelMap.from_bytes(blob)
         body, content_type = encode(label_map, options.format, keep)
@@ -176,64 +169,65 @@ class Service:
 
     async def _batched(self, data: bytes, spacing: tuple[float, float] | None) -> LabelMap:
         assert self.batcher is not None
-        decoded, slices = await self.pool.run(self.prepare, data, spacing)
-        if slices.shape[0] != 1:
-            labels = await self.pool.run(self.predict_slices, slices)
+        image, model_input = await self.pool.run(self.prepare, data, spacing)
+        if model_input.planes.shape[0] != 1:
+            labels = await self.pool.run(self.predict_slices, model_input.planes)
         else:
-            labels = (await self.batcher.submit(slices[0]))[None]
-        return self.finish(decoded, labels)
+            labels = (await self.batcher.submit(model_input.planes[0]))[None]
+        return self.finish(image, model_input, labels)
 
     # ------------------------------------------------------------- pipeline (worker threads)
 
-    def prepare(self, data: bytes, spacing: tuple[float, float] | None) -> tuple[Decoded, F32]:
-        """Decode and resample to the model's spacing: slices [Z, X', Y'] ready for the model."""
-        decoded = decode(data, self.model.info.window, self.limits, spacing)
-        _, x, y = decoded.slices.shape
-        grid = model_grid((x, y), decoded.spacing, self.model.info.spacing)
-        return decoded, resample_slices(decoded.slices, grid)
+    def prepare(self, data: bytes, spacing: tuple[float, float] | None) -> tuple[Image, ModelInput]:
+        """Read the input and bring it onto the model's grid (``medimage``'s contract, as training does)."""
+        try:
+            image = read_bytes(data, self.limits)
+            if spacing is not None:
+                image = image.with_spacing(spacing)
+            return image, to_model(image, self.model.info, self.limits)
+        except ImageError as exc:
+            raise image_error(exc) from exc
 
-    def predict_slices(self, slices: F32) -> U8:
-        """Slice by slice in batches of ``batch_size``, so a volume's memory stays bounded."""
-        parts = [self.model.predict(slices[i : i + self.batch_size]) for i in range(0, len(slices), self.batch_size)]
+    def predict_slices(self, planes: F32) -> U8:
+        """Labels for planes [Z, X, Y], in runs of at most ``batch_size`` planes and the limits' pixels per run, so
+        one request's memory in the model stays bounded whatever the plane size."""
+        step = self.limits.planes_per_run((planes.shape[1], planes.shape[2]), self.batch_size)
+        parts = [self.model.predict(planes[i : i + step]) for i in range(0, len(planes), step)]
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
-    def finish(self, decoded: Decoded, labels: U8) -> LabelMap:
-        """Labels back on the input's grid and axes."""
-        _, x, y = decoded.slices.shape
-        labels = resample_labels(labels, (x, y))
-        sx_sy = list(decoded.spacing) if decoded.spacing is not None else None
-        spacing: list[float] | None
-        if decoded.layout == "yx":
-            out = model_to_display(labels)  # [Z, rows, cols]
-            if out.shape[0] == 1:
-                out = out[0]
-                spacing = [sx_sy[1], sx_sy[0]] if sx_sy else None
-            else:
-                thickness = decoded.slice_thickness
-                spacing = [thickness, sx_sy[1], sx_sy[0]] if sx_sy and thickness else None
-        else:  # NIfTI: [X, Y, Z] in RAS, then back to the input array's own axes
-            out = labels.transpose(1, 2, 0)
-            if decoded.orientation is not None:
-                out = ras_to_input(out, decoded.orientation)
-            spacing = decoded.answer_spacing
-            if decoded.layout == "xy":
-                out = out[:, :, 0]
+    def finish(self, image: Image, model_input: ModelInput, labels: U8) -> LabelMap:
+        """Labels back on the input's own grid, in the axis order its format answers in."""
+        voxels = labels_to_input(labels, model_input)  # [i, j, k], the input's own axes
+        si, sj, sk = image.spacing
+        affine: list[list[float]] | None = None
+        if image.format == "nifti":
+            layout = "xy" if image.detail.get("ndim") == 2 else "xyz"
+            out = voxels[:, :, 0] if layout == "xy" else voxels
+            spacing = [si, sj] if layout == "xy" else [si, sj, sk]
+            affine = image.affine.tolist()
+        else:  # pictures and DICOM answer as they are displayed: [rows, cols] or [slices, rows, cols]
+            layout = "yx"
+            out = voxels.transpose(2, 1, 0)
+            spacing = [sj, si] if out.shape[0] == 1 else [sk, sj, si]
+            out = out[0] if out.shape[0] == 1 else out
+            if image.format == "dicom":
+                affine = image.affine.tolist()
         return LabelMap(
             labels=np.ascontiguousarray(out),
-            layout=decoded.layout,
-            spacing=spacing,
-            spacing_source=decoded.spacing_source,
-            affine=decoded.affine,
-            kind=decoded.kind,
+            layout=layout,
+            spacing=spacing if image.spacing_source != "unknown" else None,
+            spacing_source=image.spacing_source,
+            affine=affine,
+            kind=image.format,
             model=self.model.info.sha256,
             classes=self.classes,
         )
 
     def pipeline(self, data: bytes, spacing: tuple[float, float] | None) -> LabelMap:
-        """The whole uncached path in one worker job: decode, resample, predict, resample back."""
+        """The whole uncached path in one worker job: read, onto the model grid, predict, back."""
         start = time.perf_counter()
-        decoded, slices = self.prepare(data, spacing)
-        label_map = self.finish(decoded, self.predict_slices(slices))
+        image, model_input = self.prepare(data, spacing)
+        label_map = self.finish(image, model_input, self.predict_slices(model_input.planes))
         label_map.model_ms = (time.perf_counter() - start) * 1000
         return label_map
 
@@ -249,6 +243,10 @@ class Service:
                     "limits": {
                         "max_pixels_per_slice": self.limits.max_pixels,
                         "max_voxels": self.limits.max_voxels,
+                        "max_files": self.limits.max_files,
+                        "max_slices": self.limits.max_slices,
+                        "max_grid_pixels": self.limits.max_grid_pixels,
+                        "max_run_pixels": self.limits.max_run_pixels,
                     },
                 }
             ]

@@ -9,8 +9,9 @@ import torch
 from PIL import Image
 
 from freqseg.cli import main
-from freqseg.io import Volume
 from freqseg.prepare import CLASSES, build
+
+from tests.freqseg.test_data import volume
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +25,7 @@ def dataset(tmp_path_factory):
     image[6:18, 6:18, 2:34] += 150
     segmentation[22:28, 20:28, 2:34] = 1  # a "spleen"
     image[22:28, 20:28, 2:34] += 80
-    build(Volume(image, (3, 3, 3), np.eye(4)), Volume(segmentation, (3, 3, 3), np.eye(4)), root, block=4)
+    build(volume(image, spacing=1.0), volume(segmentation, spacing=1.0), root, block=4)
     return root
 
 

@@ -4,9 +4,15 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from freqseg.data import Preprocessing, SliceDataset, load_dataset, resample_in_plane, window
-from freqseg.io import DataError, Volume, read_image
+from freqseg.data import Preprocessing, SliceDataset, load_dataset
+from freqseg.errors import DataError
 from freqseg.prepare import build, split_blocks
+from medimage import Image, read_path
+
+
+def volume(array: np.ndarray, spacing: float = 3.0) -> Image:
+    affine = np.diag([spacing, spacing, spacing, 1.0])
+    return Image(array.astype(np.float32), affine, "nifti", None, "raw", "nifti")
 
 
 def tiny_dataset(root, shapes=((32, 32, 4), (32, 32, 4)), classes=("background", "liver", "spleen")):
@@ -50,7 +56,7 @@ def test_nnunet_style_labels_and_class_lookup(tmp_path):
 
 def test_image_and_label_of_different_shapes(tmp_path):
     spec = load_dataset(tiny_dataset(tmp_path, shapes=((32, 32, 4), (32, 30, 4))))
-    with pytest.raises(DataError, match="must match"):
+    with pytest.raises(DataError, match="must lie on its image's voxel grid"):
         SliceDataset(spec.cases["training"], 3, Preprocessing())
 
 
@@ -68,14 +74,22 @@ def test_empty_folder_missing_json_and_missing_files(tmp_path):
         load_dataset(tmp_path)
 
 
-def test_window_and_resample():
-    assert window(np.array([-1000.0, 0.0, 1000.0]), -100, 100).tolist() == [0.0, 0.5, 1.0]
-    with pytest.raises(DataError, match="empty"):
-        window(np.zeros(1), 10, 5)
-    labels = np.zeros((4, 4, 1), np.int16)
-    labels[:2] = 3
-    resampled = resample_in_plane(labels, (2.0, 2.0), (1.0, 1.0), label=True)
-    assert resampled.shape == (8, 8, 1) and set(np.unique(resampled)) == {0, 3}
+def test_a_label_map_stored_with_other_axes_pairs_through_the_affines(tmp_path):
+    """A label file flipped and stored LPS beside a RAS image is the same grid: it must land on the same voxels."""
+    root = tiny_dataset(tmp_path)
+    label_path = root / "labelsTr" / "c0.nii.gz"
+    label = nib.load(str(label_path))
+    flipped = np.asarray(label.dataobj)[::-1, ::-1].copy()
+    lps = label.affine @ np.array([[-1, 0, 0, 31], [0, -1, 0, 31], [0, 0, 1, 0], [0, 0, 0, 1]])
+    reference = SliceDataset(load_dataset(root).cases["training"], 3, Preprocessing(spacing=(3.0, 3.0)))
+    nib.save(nib.Nifti1Image(flipped, lps), str(label_path))
+    paired = SliceDataset(load_dataset(root).cases["training"], 3, Preprocessing(spacing=(3.0, 3.0)))
+    assert all(np.array_equal(a, b) for a, b in zip(reference.labels, paired.labels, strict=True))
+    moved = label.affine.copy()
+    moved[0, 3] += 30  # the same shape, shifted by 10 voxels: another grid
+    nib.save(nib.Nifti1Image(np.asarray(label.dataobj), moved), str(label_path))
+    with pytest.raises(DataError, match="voxel grid"):
+        SliceDataset(load_dataset(root).cases["training"], 3, Preprocessing(spacing=(3.0, 3.0)))
 
 
 def test_split_blocks_never_let_splits_touch():
@@ -94,11 +108,11 @@ def test_build_writes_a_decathlon_dataset(tmp_path):
     segmentation[4:8, 4:8, 5:35] = 5  # TotalSegmentator's liver
     segmentation[10:12, 10:12, 5:35] = 52  # aorta
     segmentation[0:2, 0:2, 5:35] = 90  # not a BTCV organ: dropped
-    image = Volume(np.random.default_rng(0).normal(0, 50, shape).astype(np.float32), (3, 3, 3), np.eye(4))
-    meta = build(image, Volume(segmentation, (3, 3, 3), np.eye(4)), tmp_path, block=4)
+    image = volume(np.random.default_rng(0).normal(0, 50, shape))
+    meta = build(image, volume(segmentation), tmp_path, block=4)
     spec = load_dataset(tmp_path)
     assert all(spec.cases[s] for s in ("training", "validation", "test"))
-    first = read_image(spec.cases["training"][0].label).array
+    first = read_path(spec.cases["training"][0].label).array
     assert set(np.unique(first)) <= {0, spec.class_index("liver"), spec.class_index("aorta")}
     assert meta["numTraining"] == len(spec.cases["training"])
 

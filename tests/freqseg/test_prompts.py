@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from freqseg.io import DataError
+from freqseg.errors import DataError
 from freqseg.prompts import DEFAULT_FILE, PromptEmbeddings, embed, prompt_name
 
 

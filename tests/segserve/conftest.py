@@ -24,14 +24,6 @@ SAMPLES = ROOT / "src" / "segserve" / "assets" / "samples"
 LIVER = 5  # the stand-in labels a flat region of intensity 5/12 as class 5, "liver"
 
 
-def png_bytes(array: np.ndarray, mode: str | None = None) -> bytes:
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.fromarray(array, mode=mode).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
 def phantom(height: int = 200, width: int = 256) -> np.ndarray:
     """An 8-bit slice: background 0 and a rectangle the stand-in calls liver, off-centre so axes matter."""
     image = np.zeros((height, width), np.uint8)
@@ -147,47 +139,6 @@ def node(standin: pathlib.Path) -> Iterator[Node]:
         yield server
     finally:
         server.stop()
-
-
-def dicom_bytes(hu: np.ndarray | None, spacing: tuple[float, float] = (0.75, 0.75), intercept: float = -1024) -> bytes:
-    """A CT DICOM Part 10 file; ``hu`` [rows, cols] in Hounsfield units, or None for no pixel data."""
-    from pydicom.dataset import Dataset, FileMetaDataset
-    from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
-
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = CTImageStorage
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = Dataset()
-    ds.file_meta = meta
-    ds.SOPClassUID = CTImageStorage
-    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
-    ds.Modality = "CT"
-    ds.PixelSpacing = [spacing[0], spacing[1]]  # row spacing (y), column spacing (x)
-    ds.RescaleSlope = 1
-    ds.RescaleIntercept = intercept
-    if hu is not None:
-        stored = np.round(hu - intercept).astype(np.int16)
-        ds.Rows, ds.Columns = stored.shape
-        ds.SamplesPerPixel = 1
-        ds.PhotometricInterpretation = "MONOCHROME2"
-        ds.BitsAllocated = ds.BitsStored = 16
-        ds.HighBit = 15
-        ds.PixelRepresentation = 1
-        ds.PixelData = stored.tobytes()
-    buffer = io.BytesIO()
-    ds.save_as(buffer, enforce_file_format=True)
-    return buffer.getvalue()
-
-
-def nifti_bytes(volume: np.ndarray, affine: np.ndarray | None = None, gz: bool = False) -> bytes:
-    import gzip
-
-    import nibabel as nib
-
-    image = nib.Nifti1Image(volume, np.diag([0.8, 0.8, 2.5, 1.0]) if affine is None else affine)
-    data = image.to_bytes()
-    return gzip.compress(data) if gz else data
 
 
 def hu_for(index: int) -> float:

@@ -7,7 +7,8 @@ import shutil
 
 import pytest
 
-from tests.segserve.conftest import SAMPLES, Node, phantom, png_bytes
+from tests.imagefiles import png_bytes
+from tests.segserve.conftest import SAMPLES, Node, phantom
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 

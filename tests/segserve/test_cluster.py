@@ -10,8 +10,9 @@ import httpx
 import numpy as np
 import pytest
 
+from tests.imagefiles import png_bytes
 from tests.processes import free_port, running
-from tests.segserve.conftest import Node, png_bytes
+from tests.segserve.conftest import Node
 
 
 @pytest.fixture

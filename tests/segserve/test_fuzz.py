@@ -12,7 +12,8 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.segserve.conftest import Node, dicom_bytes, nifti_bytes, png_bytes, tcp_call, tcp_read
+from tests.imagefiles import dicom_bytes, nifti_bytes, png_bytes
+from tests.segserve.conftest import Node, tcp_call, tcp_read
 
 MAGICS = [b"", b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"\x1f\x8b", b"\x5c\x01\x00\x00", b"\x00" * 128 + b"DICM"]
 VALID = [

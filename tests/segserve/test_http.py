@@ -9,18 +9,8 @@ import httpx
 import numpy as np
 import pytest
 
-from tests.segserve.conftest import (
-    LIVER,
-    SAMPLES,
-    Node,
-    dicom_bytes,
-    hu_for,
-    labels_of,
-    nifti_bytes,
-    phantom,
-    png_bytes,
-)
-from tests.segserve.test_imaging import png_header_only
+from tests.imagefiles import dicom_bytes, nifti_bytes, png_bytes, png_header_only
+from tests.segserve.conftest import LIVER, SAMPLES, Node, hu_for, labels_of, phantom
 
 
 def post(node: Node, body: bytes, **params: str) -> httpx.Response:

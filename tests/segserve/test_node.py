@@ -35,7 +35,8 @@ def test_micro_batching_runs_concurrent_slices_together(standin):
 
     import numpy as np
 
-    from tests.segserve.conftest import LIVER, labels_of, phantom, png_bytes
+    from tests.imagefiles import png_bytes
+    from tests.segserve.conftest import LIVER, labels_of, phantom
 
     server = Node(standin, "--tcp-port", "-1", "--batch-size", "4", "--batch-window-ms", "30000", "--workers", "1")
     server.start()

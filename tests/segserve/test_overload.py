@@ -12,7 +12,8 @@ import pytest
 
 from segserve.pool import InferencePool, Overloaded
 
-from tests.segserve.conftest import Node, png_bytes
+from tests.imagefiles import png_bytes
+from tests.segserve.conftest import Node
 
 
 def test_pool_refuses_past_workers_plus_queue() -> None:

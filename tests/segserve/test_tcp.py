@@ -11,7 +11,8 @@ import httpx
 import numpy as np
 import pytest
 
-from tests.segserve.conftest import LIVER, Node, labels_of, phantom, png_bytes, tcp_call, tcp_read
+from tests.imagefiles import png_bytes
+from tests.segserve.conftest import LIVER, Node, labels_of, phantom, tcp_call, tcp_read
 
 
 def connect(node: Node) -> socket.socket:
