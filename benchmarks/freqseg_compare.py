@@ -17,8 +17,9 @@ from pathlib import Path
 
 import torch
 
+from freqseg.checkpoint import load_checkpoint
 from freqseg.complexity import count_flops, cpu_latency, parameters
-from freqseg.evaluate import evaluate, load_checkpoint
+from freqseg.evaluate import evaluate
 
 from common import header, interleaved
 

@@ -23,8 +23,9 @@ import numpy as np
 import onnxruntime as ort
 import torch
 
+from freqseg.checkpoint import load_checkpoint
 from freqseg.complexity import count_flops, cpu_latency, parameters
-from freqseg.evaluate import evaluate_onnx, load_checkpoint
+from freqseg.evaluate import evaluate_onnx
 from freqseg.export import calibration_slices, export_onnx, quantize_int8
 
 from common import header, interleaved

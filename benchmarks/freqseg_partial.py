@@ -27,10 +27,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from freqseg.checkpoint import load_checkpoint, model_stride, score
 from freqseg.complexity import count_flops, cpu_latency, parameters
 from freqseg.data import Preprocessing, load_dataset
-from freqseg.evaluate import load_checkpoint, score
-from freqseg.train import model_stride
 
 from common import header, interleaved
 

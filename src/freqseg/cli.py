@@ -203,7 +203,7 @@ def run_spectrum(args: argparse.Namespace) -> None:
     if args.checkpoint:
         import torch
 
-        from freqseg.evaluate import load_checkpoint
+        from freqseg.checkpoint import load_checkpoint
 
         model, _, _ = load_checkpoint(args.checkpoint, torch.device("cpu"))
         plot_filters(model, out / "filters.png")

@@ -13,21 +13,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from freqseg.config import TrainConfig
+from freqseg.checkpoint import load_checkpoint, model_stride, pick_device
 from freqseg.data import Preprocessing, SliceDataset, load_dataset
-from freqseg.train import build_model, model_stride, pick_device
-
-
-def load_checkpoint(path: str | Path, device: torch.device) -> tuple[nn.Module, TrainConfig, list[str]]:
-    p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"{p}: no such checkpoint; train first (python -m freqseg train)")
-    state = torch.load(p, map_location=device, weights_only=False)
-    config = TrainConfig.from_dict(state["config"], where=str(p))
-    model = build_model(config, list(state["classes"]), state["model"].get("text_embeddings")).to(device)
-    model.load_state_dict(state["model"])
-    return model.eval(), config, list(state["classes"])
-
 
 Predictor = Callable[[torch.Tensor], torch.Tensor]  # images [B, 1, H, W] -> label maps [B, H, W]
 

@@ -19,9 +19,8 @@ import numpy as np
 import onnx
 import torch
 
-from freqseg.evaluate import load_checkpoint
+from freqseg.checkpoint import load_checkpoint, model_stride
 from freqseg.models.gfunet import GFUNet
-from freqseg.train import model_stride
 from medimage import INPUT_NAME, OUTPUT_NAME, PREFIX, ModelSpec
 
 PARITY_SHAPES = ((1, 128, 128), (2, 208, 256), (3, 64, 48))

@@ -13,9 +13,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from freqseg.checkpoint import load_checkpoint, model_stride, pick_device
 from freqseg.errors import DataError
-from freqseg.evaluate import load_checkpoint
-from freqseg.train import model_stride, pick_device
 from medimage import (
     Image,
     Limits,

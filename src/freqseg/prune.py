@@ -15,7 +15,7 @@ from typing import Any, cast
 import torch
 from torch import nn
 
-from freqseg.evaluate import load_checkpoint
+from freqseg.checkpoint import load_checkpoint
 from freqseg.models.gfunet import GFUNet, ResBlock, UpBlock
 
 

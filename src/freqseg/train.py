@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 import os
 import random
 import time
@@ -23,56 +22,11 @@ import torch
 from torch import nn
 from torch.utils.data import ConcatDataset, DataLoader, DistributedSampler
 
+from freqseg.checkpoint import build_model, load_checkpoint, model_stride, pick_device
 from freqseg.config import TrainConfig
 from freqseg.data import Preprocessing, SliceDataset, augmentation, load_dataset
 from freqseg.errors import DataError
 from freqseg.losses import DiceCELoss, MarginalDiceCELoss, PartialBinaryDiceBCELoss
-from freqseg.models.gfunet import GFUNet, config_for
-from freqseg.models.universal import UniversalConfig, UniversalGFUNet
-from freqseg.prompts import DEFAULT_FILE as DEFAULT_PROMPTS
-from freqseg.prompts import PromptEmbeddings
-
-
-def build_model(config: TrainConfig, classes: list[str], text_embeddings: torch.Tensor | None = None) -> nn.Module:
-    """The configured network for ``classes`` (background first). The universal model reads its prompt embeddings
-    from ``config.prompts`` unless given (a checkpoint carries its own)."""
-    num_classes = len(classes)
-    decoder = {"decoder_dims": config.decoder_dims} if config.decoder_dims else {}
-    if config.model in ("gfunet", "attention"):
-        mixer = "filter" if config.model == "gfunet" else "attention"
-        return GFUNet(config_for(config.size, num_classes=num_classes, mixer=mixer, **decoder))
-    if config.model == "universal":
-        if config.conditioning == "text" and text_embeddings is None:
-            prompts = PromptEmbeddings.load(config.prompts or DEFAULT_PROMPTS)
-            prompts.check(classes[1:], where="the dataset's foreground classes")
-            text_embeddings = prompts.embeddings
-        width = int(text_embeddings.shape[1]) if text_embeddings is not None else 384
-        universal = UniversalConfig(config_for(config.size, **decoder), num_classes - 1, config.conditioning, width)
-        return UniversalGFUNet(universal, text_embeddings)
-    from monai.networks.nets.unet import UNet
-
-    channels = config.unet_channels
-    return UNet(
-        spatial_dims=2,
-        in_channels=1,
-        out_channels=num_classes,
-        channels=channels,
-        strides=(2,) * (len(channels) - 1),
-        num_res_units=1,
-    )
-
-
-def model_stride(model: nn.Module) -> int:
-    """How much the deepest features are smaller than the input: inputs are padded to a multiple of it."""
-    if isinstance(model, GFUNet):
-        return model.config.stride
-    if isinstance(model, UniversalGFUNet):
-        return model.stride
-    from monai.networks.nets.unet import UNet
-
-    assert isinstance(model, UNet), f"no stride known for {type(model).__name__}"
-    return math.prod(model.strides)
-
 
 HEAD = ("head", "backbone.head", "task_proj", "class_codes", "visual_proj", "controller")
 DECODER = ("up_blocks", "stem", "backbone.up_blocks", "backbone.stem")
@@ -93,14 +47,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-
-
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("config asks for device 'cuda', but no GPU is visible; use 'auto' or 'cpu'")
-    return torch.device(name)
 
 
 class Distributed:
@@ -238,8 +184,6 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> d
     loss_fn = pick_loss(config, partial)
     teacher = None
     if config.teacher:
-        from freqseg.evaluate import load_checkpoint
-
         teacher, _, teacher_classes = load_checkpoint(config.teacher, device)
         if teacher_classes != spec.classes:
             raise DataError(f"the teacher {config.teacher} knows {teacher_classes}, the dataset {spec.classes}")

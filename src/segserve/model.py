@@ -61,6 +61,9 @@ class Model:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # No memory arena: ONNX Runtime's arena keeps its high-water mark for good (a 2048x2048 plane left 3.2 GB
+        # held); without it a run's memory goes back when the run ends, at no measured cost on 512x512 planes.
+        options.enable_cpu_mem_arena = False
         try:
             self.session = ort.InferenceSession(blob, sess_options=options, providers=[name])
         except Exception as exc:  # onnxruntime raises its own exception types for a bad file

@@ -9,9 +9,9 @@ import onnxruntime as ort
 import pytest
 import torch
 
+from freqseg.checkpoint import build_model
 from freqseg.config import TrainConfig
 from freqseg.export import ExportError, export_onnx, quantize_int8, read_metadata
-from freqseg.train import build_model
 
 CLASSES = ["background", "spleen", "liver"]
 

@@ -280,7 +280,7 @@ def test_truncated_nifti_says_how_much_is_missing() -> None:
         "truncated-niigz",
         "4d",
         "complex",
-    ],  # fmt: skip
+    ],
 )
 def test_refusals_say_what_is_wrong(data: bytes, status: int, words: str) -> None:
     error = refusal(read_bytes, data)

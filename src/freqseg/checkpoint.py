@@ -1,0 +1,79 @@
+"""Checkpoints and the networks they hold: building a configured model, its stride, the device, and loading.
+
+Training, evaluation, export, pruning and prediction all start here, so they import one way (none of them
+imports another for these).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from freqseg.config import TrainConfig
+from freqseg.models.gfunet import GFUNet, config_for
+from freqseg.models.universal import UniversalConfig, UniversalGFUNet
+from freqseg.prompts import DEFAULT_FILE as DEFAULT_PROMPTS
+from freqseg.prompts import PromptEmbeddings
+
+
+def build_model(config: TrainConfig, classes: list[str], text_embeddings: torch.Tensor | None = None) -> nn.Module:
+    """The configured network for ``classes`` (background first). The universal model reads its prompt embeddings
+    from ``config.prompts`` unless given (a checkpoint carries its own)."""
+    num_classes = len(classes)
+    decoder = {"decoder_dims": config.decoder_dims} if config.decoder_dims else {}
+    if config.model in ("gfunet", "attention"):
+        mixer = "filter" if config.model == "gfunet" else "attention"
+        return GFUNet(config_for(config.size, num_classes=num_classes, mixer=mixer, **decoder))
+    if config.model == "universal":
+        if config.conditioning == "text" and text_embeddings is None:
+            prompts = PromptEmbeddings.load(config.prompts or DEFAULT_PROMPTS)
+            prompts.check(classes[1:], where="the dataset's foreground classes")
+            text_embeddings = prompts.embeddings
+        width = int(text_embeddings.shape[1]) if text_embeddings is not None else 384
+        universal = UniversalConfig(config_for(config.size, **decoder), num_classes - 1, config.conditioning, width)
+        return UniversalGFUNet(universal, text_embeddings)
+    from monai.networks.nets.unet import UNet
+
+    channels = config.unet_channels
+    return UNet(
+        spatial_dims=2,
+        in_channels=1,
+        out_channels=num_classes,
+        channels=channels,
+        strides=(2,) * (len(channels) - 1),
+        num_res_units=1,
+    )
+
+
+def model_stride(model: nn.Module) -> int:
+    """How much the deepest features are smaller than the input: inputs are padded to a multiple of it."""
+    if isinstance(model, GFUNet):
+        return model.config.stride
+    if isinstance(model, UniversalGFUNet):
+        return model.stride
+    from monai.networks.nets.unet import UNet
+
+    assert isinstance(model, UNet), f"no stride known for {type(model).__name__}"
+    return math.prod(model.strides)
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("config asks for device 'cuda', but no GPU is visible; use 'auto' or 'cpu'")
+    return torch.device(name)
+
+
+def load_checkpoint(path: str | Path, device: torch.device) -> tuple[nn.Module, TrainConfig, list[str]]:
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"{p}: no such checkpoint; train first (python -m freqseg train)")
+    state = torch.load(p, map_location=device, weights_only=False)
+    config = TrainConfig.from_dict(state["config"], where=str(p))
+    model = build_model(config, list(state["classes"]), state["model"].get("text_embeddings")).to(device)
+    model.load_state_dict(state["model"])
+    return model.eval(), config, list(state["classes"])
