@@ -63,7 +63,7 @@ def test_no_module_circles(package: str) -> None:
     edges = {
         name: {m for m in imports(path) if m in modules and m != name and not name.startswith(m + ".")}
         for name, path in modules.items()
-        if not name == package  # the package's __init__ re-exports; it is imported, never imports back
+        if name != package  # the package's __init__ re-exports; it is imported, never imports back
     }
 
     def visit(name: str, trail: list[str]) -> None:

@@ -57,6 +57,7 @@ def inputs() -> dict[str, bytes]:
         "dicom-series": zipped(dicom_series(series.transpose(2, 1, 0).astype(float), spacing=(0.7, 0.7))),
         "enhanced-ct": enhanced_ct_bytes((scan((48, 40, 2), 2) + 1024).transpose(2, 1, 0).astype(np.uint16)),
         "png": png_bytes(np.clip(scan((70, 90, 1), 3)[:, :, 0].T / 4 + 60, 0, 255).astype(np.uint8)),
+        "png-16bit": png_bytes(np.clip(scan((70, 90, 1), 4)[:, :, 0].T * 64 + 15000, 0, 65535).astype(np.uint16)),
     }
 
 
@@ -102,10 +103,10 @@ def test_freqseg_predict_and_the_service_give_the_same_labels(
     case: str, checkpoint: Path, exported: dict[str, object], service: Node, tmp_path: Path
 ) -> None:
     data = inputs()[case]
-    suffix = {"png": ".png", "dicom-series": ".zip", "enhanced-ct": ".dcm"}.get(case, ".nii.gz")
+    picture = case.startswith("png")
+    suffix = ".png" if picture else {"dicom-series": ".zip", "enhanced-ct": ".dcm"}.get(case, ".nii.gz")
     source = tmp_path / f"input{suffix}"
     source.write_bytes(data)
-    picture = case == "png"
     out = tmp_path / ("labels.png" if picture else "labels.nii.gz")
     assert freqseg_main(["predict", str(checkpoint), str(source), "--out", str(out)]) == 0
     answer = httpx.post(f"{service.url}/v1/segment", content=data, params={"format": "png" if picture else "nifti"})

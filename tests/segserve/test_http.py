@@ -9,7 +9,7 @@ import httpx
 import numpy as np
 import pytest
 
-from tests.imagefiles import dicom_bytes, nifti_bytes, png_bytes, png_header_only
+from tests.imagefiles import dicom_bytes, enhanced_ct_bytes, nifti_bytes, png_bytes, png_header_only
 from tests.segserve.conftest import LIVER, SAMPLES, Node, hu_for, labels_of, phantom
 
 
@@ -87,8 +87,17 @@ def test_nifti_volume_answers_nifti_with_the_same_affine(node: Node, axes: list[
         (png_bytes(phantom()), {"classes": "liver,heart"}, 400, "unknown_class"),
         (png_bytes(phantom()), {"spacing": "abc"}, 400, "bad_input"),
         (b"x" * (5 << 20), {}, 413, "body_too_large"),
+        (nifti_bytes(np.zeros((8, 8, 2), np.int16), np.full((4, 4), np.nan)), {}, 400, "bad_input"),
+        (nifti_bytes(np.zeros((8, 8, 2), np.int16), np.zeros((4, 4))), {}, 400, "bad_input"),
+        (nifti_bytes(np.zeros((8, 8, 2), np.int16), np.diag([1e4, 1e4, 1.0, 1.0])), {}, 413, "image_too_large"),
+        (dicom_bytes(np.zeros((8, 8)), modality="MR"), {}, 422, "unusable_image"),
+        (dicom_bytes(np.zeros((8, 8)), orientation=(0.6, 0.8, 0, -0.8, 0.6, 0)), {}, 422, "unusable_image"),
+        (dicom_bytes(np.zeros((8, 8)), orientation=(0, 1, 0, 0, 0, -1)), {}, 422, "unusable_image"),
     ],
-    ids=["not-image", "truncated", "huge", "dicom-no-pixels", "format", "class", "spacing", "body-limit"],
+    ids=[
+        *("not-image", "truncated", "huge", "dicom-no-pixels", "format", "class", "spacing", "body-limit"),
+        *("nan-affine", "zero-affine", "huge-voxels", "mr-for-ct", "oblique", "lone-sagittal"),
+    ],
 )
 def test_bad_input_gets_a_clear_json_error(node: Node, body: bytes, params: dict, status: int, code: str) -> None:
     response = post(node, body, **params)
@@ -98,6 +107,15 @@ def test_bad_input_gets_a_clear_json_error(node: Node, body: bytes, params: dict
     if code in ("unknown_format", "unknown_class"):
         assert error["valid"]
     assert httpx.get(f"{node.url}/healthz").json()["status"] == "ok"  # and the node still serves
+
+
+def test_enhanced_ct_is_read_from_its_functional_groups(node: Node) -> None:
+    """Water stored as 1024 with the intercept only in the shared functional group: the stand-in sees 0 HU."""
+    stored = np.full((2, 32, 32), 1024 + round(hu_for(LIVER)), np.uint16)
+    result = post(node, enhanced_ct_bytes(stored, spacing=(0.75, 0.75)), format="json").json()
+    liver = next(c for c in result["classes"] if c["index"] == LIVER)
+    assert result["shape"] == [2, 32, 32] and liver["pixels"] > 0.7 * 2 * 32 * 32  # edges: the box filter pads
+    assert result["spacing_mm"] == pytest.approx([2.5, 0.75, 0.75])
 
 
 def test_rgba_and_16_bit_pngs_are_accepted(node: Node) -> None:
