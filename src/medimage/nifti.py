@@ -41,7 +41,8 @@ def is_nifti(head: bytes) -> bool:
 
 
 class _BoundedInflater:
-    """A gzip stream inflated on demand, never past what was asked for."""
+    """A gzip stream inflated on demand, never past what was asked for. Several gzip members one after another
+    (as bgzip and parallel compressors write them, RFC 1952 section 2.2) read as one stream."""
 
     def __init__(self, data: bytes) -> None:
         self.inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
@@ -50,11 +51,16 @@ class _BoundedInflater:
 
     def inflate_to(self, size: int) -> bytes:
         try:
-            while len(self.out) < size and (self.pending or not self.inflater.eof):
+            while len(self.out) < size:
+                if self.inflater.eof:
+                    rest = self.inflater.unused_data
+                    if not rest.startswith(GZIP_MAGIC):
+                        break
+                    self.inflater, self.pending = zlib.decompressobj(16 + zlib.MAX_WBITS), rest
                 chunk = self.inflater.decompress(self.pending, size - len(self.out))
                 self.pending = self.inflater.unconsumed_tail
                 self.out += chunk
-                if not chunk and not self.pending:
+                if not chunk and not self.pending and not self.inflater.eof:
                     break
         except zlib.error as exc:
             raise UnreadableImage(f"the gzip stream is corrupt ({exc}); send the .nii.gz file intact") from exc

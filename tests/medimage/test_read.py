@@ -248,6 +248,17 @@ def test_gzip_is_inflated_only_up_to_what_the_header_declares() -> None:
     assert error.status in (413, 415)
 
 
+def test_a_nifti_gz_of_several_gzip_members_reads_whole() -> None:
+    import gzip
+
+    import nibabel as nib
+
+    volume = np.arange(4 * 4 * 3, dtype=np.int16).reshape(4, 4, 3)
+    raw = nib.Nifti1Image(volume, np.eye(4)).to_bytes()
+    members = gzip.compress(raw[:200]) + gzip.compress(raw[200:500]) + gzip.compress(raw[500:])  # as bgzip writes
+    assert np.array_equal(read_bytes(members).array, volume)
+
+
 def test_truncated_nifti_says_how_much_is_missing() -> None:
     data = nifti_bytes(np.zeros((16, 16, 16), np.int16))
     error = refusal(read_bytes, data[: len(data) // 2])
