@@ -125,6 +125,4 @@ def read_path(path: str | os.PathLike[str], limits: Limits | None = None) -> Ima
             raise UnreadableImage("no such file or folder")
         return read_bytes(p.read_bytes(), limits)
     except ImageError as exc:
-        exc.message = f"{p}: {exc.message}"
-        exc.args = (exc.message,)
-        raise
+        raise type(exc)(f"{p}: {exc.message}", **exc.detail) from exc

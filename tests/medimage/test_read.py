@@ -147,6 +147,51 @@ def test_broken_series_are_refused(edit, words) -> None:  # type: ignore[no-unty
     assert error.status == 400 and words in error.message
 
 
+def _edited(data: bytes, edit) -> bytes:  # type: ignore[no-untyped-def]
+    from pydicom import dcmread
+
+    ds = dcmread(io.BytesIO(data))
+    edit(ds)
+    buffer = io.BytesIO()
+    ds.save_as(buffer, enforce_file_format=True)
+    return buffer.getvalue()
+
+
+def test_modality_lut_sequence_and_signed_12_bit_values() -> None:
+    from pydicom.dataset import Dataset
+    from pydicom.sequence import Sequence
+
+    def lut(ds) -> None:  # type: ignore[no-untyped-def]
+        item = Dataset()
+        item.add_new(0x00283002, "US", [4, 0, 16])  # LUT Descriptor: 4 entries from stored value 0, 16 bits out
+        item.ModalityLUTType = "HU"
+        item.add_new(0x00283006, "US", [0, 100, 200, 300])  # LUT Data
+        ds.ModalityLUTSequence = Sequence([item])
+        del ds.RescaleSlope, ds.RescaleIntercept
+        ds.PixelData = np.array([[0, 1], [2, 3]], np.int16).tobytes()
+
+    image = read_bytes(_edited(dicom_bytes(np.zeros((2, 2)), intercept=0), lut))
+    assert image.array[:, :, 0].T.tolist() == [[0, 100], [200, 300]]  # the LUT, not the stored values
+
+    def twelve_bit(ds) -> None:  # type: ignore[no-untyped-def]
+        ds.BitsStored, ds.HighBit = 12, 11
+        ds.PixelData = np.array([[0x0C18, 0x07FF], [0, 1]], np.uint16).tobytes()  # -1000 and 2047 in 12 bits
+
+    image = read_bytes(_edited(dicom_bytes(np.zeros((2, 2)), intercept=0), twelve_bit))
+    assert image.array[:, :, 0].T.tolist() == [[-1000, 2047], [0, 1]]
+
+
+def test_a_transfer_syntax_without_a_decoder_is_a_415_that_names_it() -> None:
+    def mpeg(ds) -> None:  # type: ignore[no-untyped-def]
+        from pydicom.encaps import encapsulate
+
+        ds.file_meta.TransferSyntaxUID = "1.2.840.10008.1.2.4.100"  # MPEG2 Main Profile
+        ds.PixelData = encapsulate([b"\x00\x00\x01\xb3" + bytes(60)])  # an MPEG-2 sequence header, as a video
+
+    error = refusal(read_bytes, _edited(dicom_bytes(np.zeros((4, 4))), mpeg))
+    assert error.status == 415 and "MPEG2" in error.message and "1.2.840.10008.1.2.4.100" in error.message
+
+
 def test_mr_is_not_windowed_as_hounsfield_units() -> None:
     error = refusal(to_model, read_bytes(dicom_bytes(np.zeros((4, 4)), modality="MR")), SPEC)
     assert error.status == 422 and "MR" in error.message and "CT" in error.message
