@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: run cluster bench-segserve test lint typecheck pytest proto bench-gee bench-router bench-http bench-inprocess bench-geecache train clean
+.PHONY: run cluster secret bench-segserve test lint typecheck pytest proto bench-gee bench-router bench-http bench-inprocess bench-geecache train clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -30,13 +30,21 @@ $(MARIO_DATA): | $(VENV)/.run-deps
 run: $(VENV)/.run-deps $(MARIO_DATA)
 	$(PY) -m segserve --host 127.0.0.1 --port 8000 --tcp-port 9000 --mount "Mario levels=mario.web:register"
 
-# Three segserve nodes that share results (HTTP 8001-8003, TCP 9001-9003); Ctrl-C stops all three.
-CLUSTER_PEERS := http://127.0.0.1:8001,http://127.0.0.1:8002,http://127.0.0.1:8003
-cluster: $(VENV)/.run-deps $(MARIO_DATA)
+# Three segserve nodes that share results (HTTP 8001-8003, TCP 9001-9003, peers on 127.0.0.1:8101-8103), signing
+# their peer traffic with the cluster secret in .cluster-secret (made on first use, mode 600); Ctrl-C stops all three.
+CLUSTER_PEERS := http://127.0.0.1:8101,http://127.0.0.1:8102,http://127.0.0.1:8103
+.cluster-secret:
+	umask 077 && $(PYTHON) -c 'import secrets; print(secrets.token_hex(32))' > $@
+
+cluster: $(VENV)/.run-deps $(MARIO_DATA) .cluster-secret
 	trap 'kill 0' INT TERM EXIT; \
-	for i in 1 2 3; do $(PY) -m segserve --port 800$$i --tcp-port 900$$i --peers $(CLUSTER_PEERS) \
-	    --mount "Mario levels=mario.web:register" & done; \
+	for i in 1 2 3; do $(PY) -m segserve --port 800$$i --tcp-port 900$$i --peer-port 810$$i \
+	    --peers $(CLUSTER_PEERS) --secret-file .cluster-secret --mount "Mario levels=mario.web:register" & done; \
 	wait
+
+# A fresh secret (cluster secret or API token): 32 random bytes, hex.
+secret:
+	@$(PYTHON) -c 'import secrets; print(secrets.token_hex(32))'
 
 bench-segserve: $(VENV)/.test-deps
 	$(PY) benchmarks/segserve_cached.py

@@ -34,6 +34,7 @@ from pathlib import Path
 import httpx
 
 from geecache import HTTPPeer, HTTPPool
+from geecache.auth import PeerAuth
 from geecache.http import DEFAULT_BASE_PATH
 
 from common import header, interleaved, median
@@ -61,9 +62,13 @@ def build_go_peer() -> Path:
     return out
 
 
+SECRET = "benchmark-cluster-secret-0123456789abcdef"
+
+
 @contextmanager
 def node(kind: str, go_binary: Path) -> Iterator[str]:
-    """Start a one-node cluster of ``kind`` ("python", "go" or the "floor" app) pinned to CPU 0; yields its URL."""
+    """Start a one-node cluster of ``kind`` pinned to CPU 0; yields its URL. "python" serves Go's unsigned protocol
+    (``--trusted-network``, as Go peers need), "python-signed" checks the cluster secret on every request."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     if kind == "go":
@@ -77,13 +82,19 @@ def node(kind: str, go_binary: Path) -> Iterator[str]:
         command = [
             sys.executable, "-m", "geecache", "node", "--self", url, "--peers", url, "--group", "scores",
             "--getter", "cluster_getter:get_value", "--app-dir", str(GETTER_DIR),
+            *(["--trusted-network"] if kind == "python" else []),
         ]  # fmt: skip
-    process = subprocess.Popen(["taskset", "-c", "0", *command], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    env = {**os.environ, "GEECACHE_SECRET": SECRET} if kind == "python-signed" else None
+    process = subprocess.Popen(
+        ["taskset", "-c", "0", *command], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env
+    )
+    path = f"/_groupcache/scores/{KEY}"
     try:
         deadline = time.monotonic() + 20
         while True:  # wait until it answers the key (this also caches it)
+            headers = PeerAuth(SECRET.encode()).sign_request("GET", path, b"") if kind == "python-signed" else {}
             try:
-                if httpx.get(f"{url}/_groupcache/scores/{KEY}", timeout=1).status_code == 200:
+                if httpx.get(f"{url}{path}", headers=headers, timeout=1).status_code == 200:
                     break
             except httpx.TransportError:
                 pass
@@ -111,9 +122,9 @@ def wrk(url: str, duration: int, connections: int) -> float:
     return float(match.group(1))
 
 
-async def round_trips(url: str, count: int) -> list[float]:
+async def round_trips(url: str, count: int, auth: PeerAuth | None = None) -> list[float]:
     pool = HTTPPool("http://127.0.0.1:1")  # only its pooled client session is used
-    peer = HTTPPeer(url, DEFAULT_BASE_PATH, pool.session)
+    peer = HTTPPeer(url, DEFAULT_BASE_PATH, pool.session, auth)
     try:
         for _ in range(200):
             await peer.get("scores", KEY)
@@ -137,7 +148,12 @@ def main() -> None:
     go_binary = build_go_peer()
     print(header(["aiohttp", "uvicorn", "protobuf"]))
     print(f"go: {subprocess.run(['go', 'version'], capture_output=True, text=True).stdout.strip()}\n")
-    with node("python", go_binary) as python_url, node("go", go_binary) as go_url, node("floor", go_binary) as floor:
+    with (
+        node("python", go_binary) as python_url,
+        node("python-signed", go_binary) as signed_url,
+        node("go", go_binary) as go_url,
+        node("floor", go_binary) as floor,
+    ):
         urls = {"python": python_url, "go": go_url, "floor": floor}
         target = {name: f"{url}/_groupcache/scores/{KEY}" for name, url in urls.items()}
         rps = interleaved({name: lambda u=u: wrk(u, args.duration, args.connections) for name, u in target.items()},
@@ -157,10 +173,16 @@ def main() -> None:
             run = asyncio.run
         print("| client round trip to | median µs | p99 µs |")
         print("|---|---|---|")
-        for name, url in urls.items():
-            times = sorted(run(round_trips(url, args.round_trips)))
+        clients = {f"{name} node": (url, None) for name, url in urls.items()}
+        clients["python node, signed (cluster secret)"] = (signed_url, PeerAuth(SECRET.encode()))
+        medians = {}
+        for name, (url, auth) in clients.items():
+            times = sorted(run(round_trips(url, args.round_trips, auth)))
             p99 = times[int(len(times) * 0.99) - 1]
-            print(f"| {name} node | {statistics.median(times) * 1e6:.0f} | {p99 * 1e6:.0f} |")
+            medians[name] = statistics.median(times)
+            print(f"| {name} | {medians[name] * 1e6:.0f} | {p99 * 1e6:.0f} |")
+        signing = medians["python node, signed (cluster secret)"] - medians["python node"]
+        print(f"\nthe cluster secret's cost per round trip (signed - unsigned median): {signing * 1e6:.0f} µs")
 
 
 if __name__ == "__main__":

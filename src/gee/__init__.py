@@ -12,10 +12,21 @@ from gee.engine import Engine, RouteInfo, default
 from gee.errors import HTTPError
 from gee.forms import Form, UploadFile
 from gee.group import RouterGroup
-from gee.middleware import LogEntry, basic_auth, body_limit, logger, recovery
+from gee.middleware import (
+    LOOPBACK_HOSTS,
+    LogEntry,
+    allowed_hosts,
+    basic_auth,
+    body_limit,
+    logger,
+    recovery,
+    secure_headers,
+    token_auth,
+)
 from gee.router import RouteConflictError
 
 __all__ = [
+    "LOOPBACK_HOSTS",
     "Context",
     "Engine",
     "Form",
@@ -26,9 +37,12 @@ __all__ = [
     "RouterGroup",
     "SSEvent",
     "UploadFile",
+    "allowed_hosts",
     "basic_auth",
     "body_limit",
     "default",
     "logger",
     "recovery",
+    "secure_headers",
+    "token_auth",
 ]

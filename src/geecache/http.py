@@ -14,11 +14,20 @@ server and Go's (which path-decodes) read back intact. So every key, ``/``, ``+`
 Beyond groupcache, on the same base path: ``PUT`` stores a value on its owner,
 ``DELETE`` invalidates a key, and a not-found key answers 404 with a body that
 starts ``key not found``, which peers take as an answer rather than a failure.
+
+Trust (``geecache.auth``): with a cluster secret (``auth=PeerAuth(...)``) every
+peer route, reads included, needs a signed request and every answer is signed; a
+request without a valid signature answers 401 and changes nothing, an answer
+without one is a peer failure. Without a secret a pool talks to no one: peer
+routes answer 403 and ``set_peers`` refuses other peers, unless
+``trusted_network=True``, the opt-in for Go groupcache peers on a network the
+operator trusts, which serves and sends only the unsigned read-only ``GET``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
@@ -26,8 +35,10 @@ from urllib.parse import quote, unquote_plus
 
 import aiohttp
 from google.protobuf.message import DecodeError
+from yarl import URL
 
 import gee
+from geecache.auth import AuthError, PeerAuth
 from geecache.errors import KeyNotFound, PeerError
 from geecache.group import Group
 from geecache.groupcache_pb2 import GetResponse
@@ -38,6 +49,8 @@ if TYPE_CHECKING:
 
 DEFAULT_BASE_PATH = "/_groupcache/"
 PROTOBUF = "application/x-protobuf"
+TEXT = "text/plain; charset=utf-8"
+JSON = "application/json"
 NOT_FOUND_PREFIX = "key not found"
 
 
@@ -59,24 +72,44 @@ class _MinuteRate:
 
 
 class HTTPPeer:
-    """The client side of one peer: keep-alive, pooled connections, and timeouts."""
+    """The client side of one peer: keep-alive, pooled connections, timeouts, and signed requests."""
 
-    def __init__(self, base_url: str, base_path: str, session: Callable[[], aiohttp.ClientSession]):
+    def __init__(
+        self,
+        base_url: str,
+        base_path: str,
+        session: Callable[[], aiohttp.ClientSession],
+        auth: PeerAuth | None = None,
+    ):
         self.base_url = base_url
         self.prefix = base_url.rstrip("/") + base_path
         self._session = session
+        self.auth = auth
 
     def url(self, group: str, key: str) -> str:
         return f"{self.prefix}{quote(group, safe='')}/{quote(key, safe='')}"
 
+    async def _request(self, method: str, url: str, body: bytes | None) -> tuple[int, bytes]:
+        """Send exactly ``url`` (never re-encoded, so the signature covers what the server reads), check the
+        answer's signature, and return its status and body."""
+        target = URL(url, encoded=True)
+        headers = self.auth.sign_request(method, target.raw_path_qs, body or b"") if self.auth else {}
+        try:
+            async with self._session().request(method, target, data=body, headers=headers) as response:
+                payload = await response.read()
+                status, answer_headers = response.status, response.headers
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise PeerError(f"peer {self.base_url} did not answer {method} {url}: {exc!r}") from exc
+        if self.auth is not None:
+            try:
+                self.auth.verify_answer(headers["x-geecache-nonce"], status, answer_headers, payload)
+            except AuthError as exc:
+                raise PeerError(f"peer {self.base_url}: {exc} ({method} {url} answered {status})") from exc
+        return status, payload
+
     async def get(self, group: str, key: str) -> bytes:
         url = self.url(group, key)
-        try:
-            async with self._session().get(url) as response:
-                body = await response.read()
-                status = response.status
-        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            raise PeerError(f"peer {self.base_url} did not answer GET {url}: {exc!r}") from exc
+        status, body = await self._request("GET", url, None)
         if status == 200:
             message = GetResponse()
             try:
@@ -90,22 +123,19 @@ class HTTPPeer:
         raise PeerError(f"peer {self.base_url} answered {status} to GET {url}: {text}")
 
     async def set(self, group: str, key: str, value: bytes, ttl: float | None) -> None:
-        params = {"ttl": str(ttl)} if ttl else None
-        await self._write("PUT", group, key, value, params)
+        url = self.url(group, key) + (f"?ttl={ttl!r}" if ttl else "")
+        await self._write("PUT", url, value)
 
     async def remove(self, group: str, key: str) -> None:
-        await self._write("DELETE", group, key, None, None)
+        await self._write("DELETE", self.url(group, key), None)
 
-    async def _write(self, method: str, group: str, key: str, body: bytes | None, params: Any) -> None:
-        url = self.url(group, key)
-        try:
-            async with self._session().request(method, url, data=body, params=params) as response:
-                text = (await response.read())[:300].decode("utf-8", "replace")
-                status = response.status
-        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            raise PeerError(f"peer {self.base_url} did not answer {method} {url}: {exc!r}") from exc
+    async def _write(self, method: str, url: str, body: bytes | None) -> None:
+        if self.auth is None:
+            raise PeerError(f"{method} {url}: writes between peers need a cluster secret (trusted-network mode reads)")
+        status, text = await self._request(method, url, body)
         if status >= 300:
-            raise PeerError(f"peer {self.base_url} answered {status} to {method} {url}: {text}")
+            detail = text[:300].decode("utf-8", "replace")
+            raise PeerError(f"peer {self.base_url} answered {status} to {method} {url}: {detail}")
 
 
 class HTTPPool:
@@ -113,7 +143,11 @@ class HTTPPool:
 
     ``self_url`` is this node's base URL exactly as the other peers list it. The
     server side mounts on a gee Engine (``pool.mount(engine)``), or ``pool.engine()``
-    gives a standalone one. Peers can change at run time with ``set_peers``.
+    gives a standalone one; serve it on a listener of its own, apart from any public
+    API. Peers can change at run time with ``set_peers``. ``auth`` (a ``PeerAuth``
+    with the cluster secret) signs and checks every peer request; without it only a
+    single node works, unless ``trusted_network`` opts into unsigned, read-only
+    groupcache for Go peers (see the module).
     """
 
     def __init__(
@@ -125,6 +159,8 @@ class HTTPPool:
         *,
         timeout: float = 2.0,
         max_connections: int = 100,
+        auth: PeerAuth | None = None,
+        trusted_network: bool = False,
     ):
         if not self_url.startswith(("http://", "https://")):
             raise ValueError(f"self_url must be a base URL such as http://127.0.0.1:8001, not {self_url!r}")
@@ -136,6 +172,8 @@ class HTTPPool:
         self.hash_fn = hash_fn
         self.timeout = timeout
         self.max_connections = max_connections
+        self.auth = auth
+        self.trusted_network = trusted_network and auth is None
         self.ring = Ring(replicas, hash_fn)
         self._peers: dict[str, HTTPPeer] = {}
         self._session: aiohttp.ClientSession | None = None
@@ -150,8 +188,14 @@ class HTTPPool:
         for url in cleaned:
             if not url.startswith(("http://", "https://")):
                 raise ValueError(f"peer {url!r} is not a base URL such as http://127.0.0.1:8001")
+        others = [u for u in cleaned if u != self.self_url]
+        if others and self.auth is None and not self.trusted_network:
+            raise ValueError(
+                "a cluster of several nodes needs a cluster secret (auth=PeerAuth(secret); nodes read it from "
+                "--secret-file or GEECACHE_SECRET), or trusted_network=True for unsigned read-only Go peers"
+            )
         ring = Ring(self.replicas, self.hash_fn, cleaned)
-        self._peers = {u: HTTPPeer(u, self.base_path, self.session) for u in cleaned if u != self.self_url}
+        self._peers = {u: HTTPPeer(u, self.base_path, self.session, self.auth) for u in others}
         self.ring = ring
 
     @property
@@ -201,16 +245,45 @@ class HTTPPool:
     # ---------------------------------------------------------------- server
 
     def mount(self, engine: gee.Engine) -> None:
-        """Serve the peer protocol, stats and membership on ``engine``."""
+        """Serve the peer protocol, stats and membership on ``engine``; every route checks the peer credential."""
         pattern = self.base_path + "*rest"
-        engine.get(pattern, self._serve_get)
-        engine.put(pattern, self._serve_put)
-        engine.delete(pattern, self._serve_delete)
-        engine.get("/_geecache/stats", self._serve_stats)
+        engine.get(pattern, self._guard(self._serve_get, write=False))
+        engine.put(pattern, self._guard(self._serve_put, write=True))
+        engine.delete(pattern, self._guard(self._serve_delete, write=True))
+        engine.get("/_geecache/stats", self._guard(self._serve_stats, write=False))
+        engine.get("/_geecache/peers", self._guard(self._serve_peers, write=False))
+        engine.put("/_geecache/peers", self._guard(self._serve_set_peers, write=True))
         engine.get("/metrics", self._serve_metrics)
-        engine.get("/_geecache/peers", lambda c: c.json(200, {"self": self.self_url, "peers": self.peers}))
-        engine.put("/_geecache/peers", self._serve_set_peers)
         engine.on_shutdown(self.close)
+
+    def _guard(self, serve: Callable[[gee.Context, bytes], Any], write: bool) -> Callable[[gee.Context], Any]:
+        """``serve`` behind the peer credential: it runs only for a signed request (or, in trusted-network mode,
+        an unsigned read), and its answer ``(status, content type, body)`` goes out signed."""
+
+        async def guarded(c: gee.Context) -> None:
+            body = await c.body()
+            nonce = None
+            if self.auth is not None:
+                query = c.scope.get("query_string", b"").decode("latin-1")
+                target = c.raw_path + (f"?{query}" if query else "")
+                try:
+                    nonce = self.auth.verify_request(c.method, target, c.headers, body)
+                except AuthError as exc:
+                    c.string(401, f"peer authentication failed: {exc}")
+                    return
+            elif write or not self.trusted_network:
+                why = "writes and membership need" if self.trusted_network else "this node's peer routes need"
+                c.string(403, f"{why} a signed request with the cluster secret")
+                return
+            try:
+                status, content_type, payload = await serve(c, body)
+            except gee.HTTPError as error:
+                status, content_type, payload = error.status, "text/plain; charset=utf-8", error.message.encode()
+            if nonce is not None and self.auth is not None:
+                c.header("x-geecache-signature", self.auth.sign_answer(nonce, status, payload))
+            c.data(status, content_type, payload)
+
+        return guarded
 
     def engine(self) -> gee.Engine:
         engine = gee.Engine(redirect_trailing_slash=False, max_body_bytes=64 << 20)
@@ -222,7 +295,7 @@ class HTTPPool:
         raw = c.raw_path[len(self.base_path) :]
         group_part, slash, key_part = raw.partition("/")
         if not slash:
-            raise gee.HTTPError(400, f"bad request: expected {self.base_path}<group>/<key>, got {c.raw_path}")
+            raise gee.HTTPError(400, f"bad request: expected {self.base_path}<group>/<key>, got {c.raw_path[:100]}")
         try:
             name = unquote_plus(group_part, errors="strict")
             key = unquote_plus(key_part, errors="strict")
@@ -230,15 +303,11 @@ class HTTPPool:
             raise gee.HTTPError(400, f"bad request: group or key is not percent-encoded UTF-8: {exc}") from exc
         group = self.groups.get(name)
         if group is None:
-            raise gee.HTTPError(404, f"no such group: {name}")
+            raise gee.HTTPError(404, f"no such group: {name[:100]}")
         return group, key
 
-    async def _serve_get(self, c: gee.Context) -> None:
-        try:
-            group, key = self._group_and_key(c)
-        except gee.HTTPError as error:
-            c.string(error.status, error.message)  # plain text, as groupcache's http.Error
-            return
+    async def _serve_get(self, c: gee.Context, _: bytes) -> tuple[int, str, bytes]:
+        group, key = self._group_and_key(c)
         group.counters.server_requests += 1
         rate = self._rates.get(group.name)
         if rate is None:
@@ -246,41 +315,46 @@ class HTTPPool:
         try:
             value = await group.get(key)
         except KeyNotFound as exc:
-            c.string(404, f"{NOT_FOUND_PREFIX}: {exc}")
-            return
+            return 404, TEXT, f"{NOT_FOUND_PREFIX}: {exc}".encode()
         except Exception as exc:  # the getter failed: groupcache answers 500 with the text
-            c.string(500, f"{type(exc).__name__}: {exc}")
-            return
-        c.data(200, PROTOBUF, GetResponse(value=value.bytes(), minute_qps=rate.hit()).SerializeToString())
+            return 500, TEXT, f"{type(exc).__name__}: {exc}".encode()
+        return 200, PROTOBUF, GetResponse(value=value.bytes(), minute_qps=rate.hit()).SerializeToString()
 
-    async def _serve_put(self, c: gee.Context) -> None:
+    async def _serve_put(self, c: gee.Context, body: bytes) -> tuple[int, str, bytes]:
         group, key = self._group_and_key(c)
         ttl_text = c.query("ttl")
         try:
             ttl = float(ttl_text) if ttl_text else None
         except ValueError as exc:
-            raise gee.HTTPError(400, f"ttl must be seconds as a number, not {ttl_text!r}") from exc
-        group.set_local(key, await c.body(), ttl)
-        c.status(204)
+            raise gee.HTTPError(400, f"ttl must be seconds as a number, not {(ttl_text or '')[:40]!r}") from exc
+        group.set_local(key, body, ttl)
+        return 204, TEXT, b""
 
-    async def _serve_delete(self, c: gee.Context) -> None:
+    async def _serve_delete(self, c: gee.Context, _: bytes) -> tuple[int, str, bytes]:
         group, key = self._group_and_key(c)
         group.remove_local(key)
-        c.status(204)
+        return 204, TEXT, b""
 
-    async def _serve_set_peers(self, c: gee.Context) -> None:
-        body = await c.read_json()
-        peers = body.get("peers") if isinstance(body, dict) else None
+    async def _serve_peers(self, c: gee.Context, _: bytes) -> tuple[int, str, bytes]:
+        return 200, JSON, json.dumps({"self": self.self_url, "peers": self.peers}).encode()
+
+    async def _serve_set_peers(self, c: gee.Context, body: bytes) -> tuple[int, str, bytes]:
+        try:
+            document = json.loads(body)
+        except (ValueError, RecursionError) as exc:
+            raise gee.HTTPError(400, 'send {"peers": ["http://host:port", ...]} as JSON') from exc
+        peers = document.get("peers") if isinstance(document, dict) else None
         if not isinstance(peers, list) or not all(isinstance(p, str) for p in peers):
             raise gee.HTTPError(400, 'send {"peers": ["http://host:port", ...]}')
         try:
             self.set_peers(*peers)
         except ValueError as exc:
             raise gee.HTTPError(400, str(exc)) from exc
-        c.json(200, {"self": self.self_url, "peers": self.peers})
+        return 200, JSON, json.dumps({"self": self.self_url, "peers": self.peers}).encode()
 
-    async def _serve_stats(self, c: gee.Context) -> None:
-        c.json(200, {"self": self.self_url, "peers": self.peers, "groups": [g.stats() for g in self.groups.values()]})
+    async def _serve_stats(self, c: gee.Context, _: bytes) -> tuple[int, str, bytes]:
+        stats = {"self": self.self_url, "peers": self.peers, "groups": [g.stats() for g in self.groups.values()]}
+        return 200, JSON, json.dumps(stats).encode()
 
     async def _serve_metrics(self, c: gee.Context) -> None:
         c.data(200, "text/plain; version=0.0.4; charset=utf-8", prometheus_text(self.groups.values()).encode())

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import uvicorn
 
 import gee
+from geecache.auth import SECRET_ENV, PeerAuth, load_secret
 from geecache.errors import KeyNotFound
 from geecache.group import Group, new_group
 from geecache.http import DEFAULT_BASE_PATH, HTTPPool
@@ -84,8 +85,18 @@ def listen(host: str, port: int) -> socket.socket:
 async def serve(args: argparse.Namespace) -> None:
     getter = load_getter(args.getter)
     group = new_group(args.group, args.cache_bytes, getter, ttl=args.ttl, negative_ttl=args.negative_ttl)
-    pool = HTTPPool(args.self_url, args.base_path, args.replicas, timeout=args.timeout)
-    pool.set_peers(*args.peers)
+    pool = HTTPPool(
+        args.self_url,
+        args.base_path,
+        args.replicas,
+        timeout=args.timeout,
+        auth=peer_auth(args.secret_file, args.trusted_network),
+        trusted_network=args.trusted_network,
+    )
+    try:
+        pool.set_peers(*args.peers)
+    except ValueError as exc:
+        raise SystemExit(f"geecache: {exc}") from exc
     pool.register(group)
     address = urlsplit(args.self_url)
     apps = [(pool.engine(), listen(address.hostname or "127.0.0.1", address.port or 80))]
@@ -100,6 +111,31 @@ async def serve(args: argparse.Namespace) -> None:
     print(f"geecache node {args.self_url} ready", flush=True)
     log.info("group %r; peers %s", args.group, ", ".join(args.peers))
     await asyncio.gather(*(server.serve(sockets=[sock]) for server, sock in servers))
+
+
+def peer_auth(secret_file: str | None, trusted_network: bool) -> PeerAuth | None:
+    """The cluster's ``PeerAuth`` from ``--secret-file`` or ``$GEECACHE_SECRET``; ``None`` in trusted-network mode
+    (an error to give both) or when neither is set (then only a single node starts)."""
+    try:
+        secret = load_secret(secret_file)
+        if secret is not None and trusted_network:
+            raise ValueError("--trusted-network serves unsigned requests; leave out the cluster secret, or the flag")
+        return PeerAuth(secret) if secret is not None else None
+    except ValueError as exc:
+        raise SystemExit(f"geecache: {exc}") from exc
+
+
+def add_trust_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """``--secret-file`` and ``--trusted-network``: the flags of every command that runs a node."""
+    parser.add_argument(
+        "--secret-file",
+        help=f"file holding the cluster secret (else ${SECRET_ENV}); every peer request and answer is signed with it",
+    )
+    parser.add_argument(
+        "--trusted-network",
+        action="store_true",
+        help="no secret: serve and send only unsigned, read-only groupcache GETs (for Go peers on a trusted network)",
+    )
 
 
 def peer_list(text: str) -> list[str]:
@@ -135,6 +171,7 @@ def main(argv: list[str] | None = None) -> None:
     node.add_argument("--ttl", type=float, default=None, help="seconds a value lives (default: until evicted)")
     node.add_argument("--negative-ttl", type=float, default=30.0, help="seconds a not-found is remembered")
     node.add_argument("--timeout", type=float, default=2.0, help="seconds to wait for a peer")
+    add_trust_arguments(node)
     args = parser.parse_args(argv)
     if args.self_url.rstrip("/") not in args.peers:
         parser.error(f"--self {args.self_url} must be one of --peers ({', '.join(args.peers)})")

@@ -7,38 +7,153 @@ rendered with a ``gee`` ``Templates`` of their own, so mounting does not disturb
 Routes (under the prefix, ``/mario`` by default): ``GET /`` the form and, with ``?prompt=``, the level inline;
 ``GET /level.png`` and ``GET /level.json`` the same level as an image or as data. Bad input answers 400 with
 what was wrong: on the page in the form, on the other two as ``{"error": ...}``.
+
+A level costs from a few tenths of a second (40 columns) to tens of seconds (1,000), mostly Python holding the
+GIL. Were the handlers plain, gee would run them in the thread pool it shares with every plain handler of the
+host, ``/healthz`` included, and a burst of levels would starve them all (41 levels of 40 columns made a node's
+``/healthz`` take 33 s). So the handlers are ``async`` and hand the work (generation, the agent, the PNG, the page)
+to a ``LevelPool`` of mario's own: a few workers and a short queue, and beyond that an immediate 503 with
+``Retry-After``, so a burst costs mario's capacity and nobody else's.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import math
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import gee
 from gee.templates import Templates
 from mario.levelinfo import Report, describe
-from mario.prompts import PromptError, parse
+from mario.prompts import Prompt, PromptError, parse
 from mario.render import has_tiles, png_bytes
 from mario.sampler import DEFAULT_TEMPERATURE, GenerationError, generate, request_from_strings
 from mario.tiles import to_text
 
 TEMPLATES = Templates(str(Path(__file__).resolve().parent / "templates"))
 EXAMPLE = "many pipes, some enemies, little blocks, low elevation"
+# Generation is mostly Python holding the GIL, so more threads add no throughput, only latency for the event
+# loop; two keep one long level from holding up every short one, and eight waiting are a few seconds' work.
+WORKERS = 2
+QUEUE = 8
+
+T = TypeVar("T")
 
 
 class ModelMissing(RuntimeError):
     pass
 
 
-def _level(c: gee.Context) -> Report:
+class GeneratorBusy(RuntimeError):
+    """Every worker of the pool is generating and its queue is full: come back after ``retry_after`` seconds."""
+
+    def __init__(self, retry_after: int, workers: int, queue: int) -> None:
+        super().__init__(
+            f"the level generator is busy ({workers} levels being made and {queue} waiting, the most it takes); "
+            f"retry after {retry_after} s"
+        )
+        self.retry_after = retry_after
+
+
+class LevelPool:
+    """At most ``workers`` jobs run in mario's own threads and ``queue`` wait; beyond that, ``GeneratorBusy``.
+
+    Refusing at once, rather than queueing without bound, keeps a burst from growing into minutes of waiting
+    requests that their clients have long given up on."""
+
+    def __init__(self, workers: int = WORKERS, queue: int = QUEUE) -> None:
+        if workers < 1 or queue < 0:
+            raise ValueError(f"mario needs workers >= 1 and queue >= 0, not workers={workers} and queue={queue}")
+        self.workers = workers
+        self.queue = queue
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mario-level")
+        self._admitted = 0  # running + waiting; only the event loop touches it
+        # A 64-column level (the form's default) on one core, until measured jobs replace it.
+        self._mean_seconds = 0.5
+
+    def retry_after(self) -> int:
+        """Seconds until the jobs admitted now, and one more, have probably run: jobs x mean duration / workers."""
+        return max(1, math.ceil((self._admitted + 1) * self._mean_seconds / self.workers))
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)`` in a worker thread, or ``GeneratorBusy`` at once when the pool is full."""
+        if self._admitted >= self.workers + self.queue:
+            raise GeneratorBusy(self.retry_after(), self.workers, self.queue)
+        self._admitted += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, self._timed, fn, args)
+        finally:
+            self._admitted -= 1
+
+    def _timed(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+        start = time.perf_counter()
+        try:
+            return fn(*args)
+        finally:
+            # Written by worker threads, read by the loop: a stale estimate is harmless.
+            self._mean_seconds = 0.8 * self._mean_seconds + 0.2 * (time.perf_counter() - start)
+
+
+@dataclass(frozen=True)
+class Ask:
+    """What the query asks for, checked on the event loop (microseconds), so bad input never takes a pool slot."""
+
+    prompt: Prompt
+    columns: int
+    temperature: float
+    seed: int
+    path: bool
+
+
+def _ask(c: gee.Context) -> Ask:
     prompt = parse(c.query("prompt") or "")
     columns, temperature, seed = request_from_strings(c.query("columns"), c.query("temperature"), c.query("seed"))
+    return Ask(prompt, columns, temperature, seed, bool(c.query("path")))
+
+
+def _report(ask: Ask) -> Report:
     try:
-        rows = generate(prompt, columns, temperature=temperature, seed=seed)
+        rows = generate(ask.prompt, ask.columns, temperature=ask.temperature, seed=ask.seed)
     except FileNotFoundError as exc:
         raise ModelMissing(str(exc)) from exc
-    return describe(prompt, rows)
+    return describe(ask.prompt, rows)
+
+
+def _level_png(ask: Ask) -> tuple[Report, bytes]:
+    report = _report(ask)
+    return report, png_bytes(report.marked if ask.path else report.rows)
+
+
+def _level_page(ask: Ask, values: dict[str, Any]) -> bytes:
+    """The page with the level inline; the PNG and a page holding it cost milliseconds, so they run here too."""
+    report = _report(ask)
+    shown = report.marked if ask.path else report.rows
+    image = base64.b64encode(png_bytes(shown)).decode("ascii")
+    return TEMPLATES.render("mario.html", {**values, "report": report, "image": image, "text": to_text(shown)}).encode()
+
+
+_REFUSED = (PromptError, GenerationError, ModelMissing, GeneratorBusy)
+
+
+def _refusal(c: gee.Context, exc: Exception) -> int:
+    """The status for a refused request (400 bad input, 503 no model or busy); a busy one gets ``Retry-After``."""
+    if isinstance(exc, GeneratorBusy):
+        c.header("retry-after", str(exc.retry_after))
+        return 503
+    return 503 if isinstance(exc, ModelMissing) else 400
+
+
+def _error(exc: Exception) -> dict[str, object]:
+    if isinstance(exc, GeneratorBusy):
+        return {"error": str(exc), "retry_after": exc.retry_after}
+    return {"error": str(exc)}
 
 
 def _query(c: gee.Context) -> str:
@@ -46,13 +161,19 @@ def _query(c: gee.Context) -> str:
     return urlencode({k: c.query(k) for k in keys if c.query(k) is not None})
 
 
-def register(group: gee.RouterGroup, prefix: str = "/mario") -> gee.RouterGroup:
-    """Mount the page on ``group`` (an ``Engine`` is a group) under ``prefix``; returns the new group."""
+def register(
+    group: gee.RouterGroup, prefix: str = "/mario", *, workers: int = WORKERS, queue: int = QUEUE
+) -> gee.RouterGroup:
+    """Mount the page on ``group`` (an ``Engine`` is a group) under ``prefix``; returns the new group.
+
+    At most ``workers`` levels are made at once and ``queue`` more wait; further requests answer 503 with
+    ``Retry-After``. Each call has its own pool, so two mounts do not share (or exhaust) each other's."""
+    pool = LevelPool(workers, queue)
     g = group.group(prefix)
     base = g.prefix.rstrip("/") or "/"
 
-    def page(c: gee.Context) -> None:
-        values = {
+    async def page(c: gee.Context) -> None:
+        values: dict[str, Any] = {
             "base": base if base != "/" else "",
             "prompt_text": c.query("prompt") or "",
             "columns": c.query("columns") or "64",
@@ -64,45 +185,36 @@ def register(group: gee.RouterGroup, prefix: str = "/mario") -> gee.RouterGroup:
             "tiles": has_tiles(),
             "query": _query(c),
         }
-        code = 200
-        if c.query("prompt") is not None:
-            try:
-                report = _level(c)
-                shown = report.marked if values["show_path"] else report.rows
-                values["report"] = report
-                values["image"] = base64.b64encode(png_bytes(shown)).decode("ascii")
-                values["text"] = to_text(shown)
-            except (PromptError, GenerationError) as exc:
-                code, values["error"] = 400, str(exc)
-            except ModelMissing as exc:
-                code, values["error"] = 503, str(exc)
-        else:
+        code, body = 200, None
+        if c.query("prompt") is None:
             values["prompt_text"] = EXAMPLE
-        c.data(code, "text/html; charset=utf-8", TEMPLATES.render("mario.html", values).encode())
+        else:
+            try:
+                body = await pool.run(_level_page, _ask(c), values)
+            except _REFUSED as exc:
+                code, values["error"] = _refusal(c, exc), str(exc)
+        if body is None:  # the form alone, or with the error: microseconds, so on the loop
+            body = TEMPLATES.render("mario.html", values).encode()
+        c.data(code, "text/html; charset=utf-8", body)
 
-    def report_or_error(c: gee.Context) -> Report | None:
-        """The level the query asks for, or None with a JSON error answered (400 bad input, 503 no model)."""
+    async def level_png(c: gee.Context) -> None:
         try:
-            return _level(c)
-        except (PromptError, GenerationError) as exc:
-            c.json(400, {"error": str(exc)})
-        except ModelMissing as exc:
-            c.json(503, {"error": str(exc)})
-        return None
+            report, png = await pool.run(_level_png, _ask(c))
+        except _REFUSED as exc:
+            c.json(_refusal(c, exc), _error(exc))
+            return
+        c.header("x-mario-prompt", report.prompt.text)
+        c.header("x-mario-playable", "yes" if report.playable else "no")
+        c.data(200, "image/png", png)
 
-    def level_png(c: gee.Context) -> None:
-        report = report_or_error(c)
-        if report is not None:
-            c.header("x-mario-prompt", report.prompt.text)
-            c.header("x-mario-playable", "yes" if report.playable else "no")
-            c.data(200, "image/png", png_bytes(report.marked if c.query("path") else report.rows))
+    async def level_json(c: gee.Context) -> None:
+        try:
+            report = await pool.run(_report, _ask(c))
+        except _REFUSED as exc:
+            c.json(_refusal(c, exc), _error(exc))
+            return
+        c.json(200, report.as_json())
 
-    def level_json(c: gee.Context) -> None:
-        report = report_or_error(c)
-        if report is not None:
-            c.json(200, report.as_json())
-
-    # Plain handlers: gee runs them in a worker thread, so a generation does not stall the event loop.
     g.get("", page)  # /mario
     g.get("/", page)  # /mario/
     g.get("/level.png", level_png)

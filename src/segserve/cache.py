@@ -23,6 +23,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from geecache import Group, HTTPPool, PeerError, prometheus_text
+from geecache.auth import PeerAuth
 
 log = logging.getLogger("segserve.cache")
 
@@ -36,7 +37,12 @@ class InputMissing(RuntimeError):
 
 
 class Cache:
-    """This node's HTTPPool and its two groups; ``self_url`` must be one of ``peers``."""
+    """This node's HTTPPool and its two groups; ``self_url`` must be one of ``peers``.
+
+    ``auth`` signs and checks peer traffic (a cluster of several nodes needs it; ``trusted_network`` is geecache's
+    unsigned read-only mode, in which inputs cannot be published to their owner, so owners fall back as for a
+    dead peer). ``pool.engine()`` is the peer protocol's application, served on the peer listener.
+    """
 
     def __init__(
         self,
@@ -47,8 +53,10 @@ class Cache:
         input_bytes: int = 256 << 20,
         input_ttl: float = 600.0,
         peer_timeout: float = 60.0,
+        auth: PeerAuth | None = None,
+        trusted_network: bool = False,
     ) -> None:
-        self.pool = HTTPPool(self_url, timeout=peer_timeout)
+        self.pool = HTTPPool(self_url, timeout=peer_timeout, auth=auth, trusted_network=trusted_network)
         self.pool.set_peers(*(peers or [self_url]))
         self.inputs = Group(INPUTS, input_bytes, self._load_input, ttl=input_ttl)
         self.results = Group(RESULTS, result_bytes, self._load_result)

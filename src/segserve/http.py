@@ -1,8 +1,11 @@
 """The HTTP API and the web page, on gee.
 
 Routes: ``POST /v1/segment``, ``POST /v1/spectra``, ``GET /v1/models``,
-``GET /v1/samples``, ``GET /healthz``, ``GET /metrics``, ``GET /`` (the page), and
-geecache's peer protocol under ``/_groupcache/``. Every error is JSON
+``GET /v1/samples``, ``GET /healthz``, ``GET /metrics`` and ``GET /`` (the page). The
+cache's peer protocol is not here: peers talk on a listener of their own
+(``segserve.node``). Every answer carries hardening headers, only requests whose
+``Host`` names this node are answered, and with an API token everything but
+``/healthz``, ``/metrics`` and ``/static`` needs it. Every error is JSON
 ``{"error": {"code", "message", ...}}`` with a status that says whose fault it is.
 The segment route carries no middleware, so gee runs it without building a chain:
 the cached path is a hash, a memo lookup and a write.
@@ -26,6 +29,7 @@ from segserve.service import Service
 from segserve.spectra import spectra_png
 
 log = logging.getLogger("segserve.http")
+METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 HERE = pathlib.Path(__file__).resolve().parent
 SAMPLES = HERE / "assets" / "samples"
 
@@ -83,13 +87,38 @@ def attribution() -> str:
 
 
 def build_engine(
-    service: Service, *, max_body_bytes: int = 64 << 20, links: list[dict[str, str]] | None = None
+    service: Service,
+    *,
+    max_body_bytes: int = 64 << 20,
+    links: list[dict[str, str]] | None = None,
+    api_token: str | None = None,
+    allowed_hosts: list[str] | None = None,
 ) -> gee.Engine:
-    """The node's gee Engine: the API, the page, and the cache's peer protocol. ``links`` (title, path) are the
-    applications mounted beside it, for the page's header; the list may grow after this call."""
+    """The node's public gee Engine: the API and the page. ``links`` (title, path) are the applications mounted
+    beside it, for the page's header; the list may grow after this call, and routes added later (mounted
+    applications) sit behind ``api_token`` too.
+
+    Args:
+        api_token: when given, required (bearer or Basic password) on everything but health, metrics and static.
+        allowed_hosts: the ``Host`` names answered (``gee.allowed_hosts``); default loopback names only.
+    """
     links = links if links is not None else []
     engine = gee.Engine(redirect_trailing_slash=False, max_body_bytes=max_body_bytes)
+    engine.use(gee.allowed_hosts(allowed_hosts or gee.LOOPBACK_HOSTS), gee.secure_headers())
     counters = service.counters
+
+    # Cheap answers are async so they never queue behind work in gee's thread pool.
+    @engine.get("/healthz")
+    async def healthz(c: gee.Context) -> None:
+        c.json(200, service.health())
+
+    @engine.get("/metrics")
+    async def metrics(c: gee.Context) -> None:
+        c.data(200, METRICS_TYPE, service.metrics().encode())
+
+    engine.static("/static", str(HERE / "static"))
+    if api_token is not None:
+        engine.use(gee.token_auth(api_token, realm="segserve"))
 
     @engine.post("/v1/segment")
     async def segment(c: gee.Context) -> None:
@@ -138,9 +167,13 @@ def build_engine(
             },
         )
 
-    engine.get("/v1/models", lambda c: c.json(200, service.describe()))
-    engine.get("/v1/samples", lambda c: c.json(200, {"samples": samples(), "attribution": attribution()}))
-    engine.get("/healthz", lambda c: c.json(200, service.health()))
+    @engine.get("/v1/models")
+    async def models(c: gee.Context) -> None:
+        c.json(200, service.describe())
+
+    @engine.get("/v1/samples")
+    async def sample_list(c: gee.Context) -> None:
+        c.json(200, {"samples": samples(), "attribution": attribution()})
 
     engine.load_templates(str(HERE / "templates"))
     legend = [{"index": i, "name": n, "colour": colour(i)} for i, n in enumerate(service.classes) if i]
@@ -158,18 +191,7 @@ def build_engine(
             links=links,
         )
 
-    engine.static("/static", str(HERE / "static"))
     if SAMPLES.is_dir():
         engine.static("/samples", str(SAMPLES))
-
-    # geecache mounts its own /metrics; this middleware, in place only for the routes mounted after it,
-    # answers /metrics with the service's counters followed by the cache groups'.
-    async def metrics(c: gee.Context) -> None:
-        if c.full_path == "/metrics":
-            c.data(200, "text/plain; version=0.0.4; charset=utf-8", service.metrics().encode())
-            c.abort()
-
-    engine.use(metrics)
-    service.cache.pool.mount(engine)
     engine.on_shutdown(service.cache.close)
     return engine

@@ -1,23 +1,35 @@
 """One segserve node: the HTTP API (uvicorn + gee), the TCP endpoint and a geecache peer, in one process.
 
     segserve --port 8000 --tcp-port 9000                      # one node, bundled model
-    segserve --port 8001 --peers http://127.0.0.1:8001,http://127.0.0.1:8002,http://127.0.0.1:8003
+    GEECACHE_SECRET=... segserve --port 8001 --peer-port 8101 \
+        --peers http://127.0.0.1:8101,http://127.0.0.1:8102,http://127.0.0.1:8103
 
-Peers are the nodes' HTTP base URLs: the cache's peer protocol is served on the
-same port as the API. Every node of a cluster must list the same peers and serve
-the same model (results are keyed by the model's hash).
+The cache's peer protocol has a listener of its own (``--peer-host``, loopback by
+default, and ``--peer-port``); peers are the nodes' peer URLs, and the public port
+serves no peer route. A cluster of several nodes needs the cluster secret
+(``--secret-file`` or ``$GEECACHE_SECRET``): every peer request and answer is signed
+with it. Every node of a cluster must list the same peers and serve the same model
+(results are keyed by the model's hash). Beyond loopback the node refuses to start
+without an API token (``--api-token-file`` or ``$SEGSERVE_API_TOKEN``) unless told
+``--allow-anonymous``, and warns without TLS.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import ipaddress
 import logging
+import os
+import pathlib
+import ssl
 from typing import Any
 
 import uvicorn
 
 import gee
-from geecache.node import listen, load_callable, non_negative_int, peer_list
+from geecache.auth import PeerAuth, new_secret
+from geecache.node import add_trust_arguments, listen, load_callable, non_negative_int, peer_auth, peer_list
 from medimage import Limits, available_cpus
 from segserve.cache import Cache
 from segserve.errors import ModelError
@@ -28,6 +40,7 @@ from segserve.service import Service
 from segserve.tcp import TCPServer
 
 log = logging.getLogger("segserve.node")
+TOKEN_ENV = "SEGSERVE_API_TOKEN"
 
 
 def _positive_int(text: str) -> int:
@@ -45,12 +58,34 @@ def parser() -> argparse.ArgumentParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     net = p.add_argument_group("network")
-    net.add_argument("--host", default="127.0.0.1", help="address the HTTP and TCP endpoints listen on")
+    net.add_argument("--host", default="127.0.0.1", help="address the public HTTP and TCP endpoints listen on")
     net.add_argument("--port", type=non_negative_int, default=8000, help="HTTP port (0: any free port)")
     net.add_argument("--tcp-port", type=int, default=9000, help="JSON-over-TCP port (0: any free port, -1: off)")
-    net.add_argument("--self", dest="self_url", help="this node's URL as peers list it (default http://HOST:PORT)")
-    net.add_argument("--peers", type=peer_list, help="comma-separated HTTP base URLs of all nodes, this one included")
+    net.add_argument("--peer-host", default="127.0.0.1", help="address the cache's peer protocol listens on")
+    net.add_argument("--peer-port", type=non_negative_int, default=0, help="peer protocol port (0: any free port)")
+    net.add_argument(
+        "--self", dest="self_url", help="this node's peer URL as --peers lists it (default http://PEER-HOST:PEER-PORT)"
+    )
+    net.add_argument("--peers", type=peer_list, help="comma-separated peer URLs of all nodes, this one included")
     net.add_argument("--peer-timeout", type=float, default=60.0, help="seconds to wait for a peer (covers inference)")
+    security = p.add_argument_group("security")
+    add_trust_arguments(security)
+    security.add_argument(
+        "--api-token-file",
+        help=f"file holding the API token (else ${TOKEN_ENV}); required on the API, the page and TCP when given",
+    )
+    security.add_argument(
+        "--allowed-hosts",
+        type=host_list,
+        help="comma-separated Host names the HTTP endpoint answers (default: loopback names, plus --host)",
+    )
+    security.add_argument("--tls-cert", help="PEM certificate: serve HTTPS and TLS over TCP (with --tls-key)")
+    security.add_argument("--tls-key", help="PEM private key of --tls-cert")
+    security.add_argument(
+        "--allow-anonymous",
+        action="store_true",
+        help="listen beyond loopback without an API token (anyone who reaches the port may use the node)",
+    )
     model = p.add_argument_group("model")
     model.add_argument("--model", default=str(DEFAULT_MODEL), help="ONNX file exported by freqseg")
     model.add_argument("--provider", default="cpu", help=f"ONNX Runtime execution provider ({', '.join(PROVIDERS)})")
@@ -124,6 +159,50 @@ def mount(engine: gee.Engine, spec: str) -> dict[str, str]:
     return {"title": title or module_name, "path": prefix.rstrip("/") + "/"}
 
 
+def host_list(text: str) -> list[str]:
+    """argparse type: comma-separated host names."""
+    hosts = [h.strip() for h in text.split(",") if h.strip()]
+    if not hosts:
+        raise argparse.ArgumentTypeError("give at least one host name, e.g. segserve.example.org")
+    return hosts
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def read_token(path: str | None) -> str | None:
+    """The API token from ``--api-token-file`` or ``$SEGSERVE_API_TOKEN``, or ``None``."""
+    if path:
+        try:
+            token = pathlib.Path(path).read_text().strip()
+        except OSError as exc:
+            raise SystemExit(f"segserve: cannot read --api-token-file {path}: {exc.strerror}") from exc
+    else:
+        token = os.environ.get(TOKEN_ENV, "").strip()
+    if token and len(token) < 16:
+        raise SystemExit("segserve: the API token must be at least 16 characters; make one with `make secret`")
+    return token or None
+
+
+def check_exposure(args: argparse.Namespace, token: str | None) -> None:
+    """Refuse to listen beyond loopback without a credential; warn without TLS."""
+    if is_loopback(args.host):
+        return
+    if token is None and not args.allow_anonymous:
+        raise SystemExit(
+            f"segserve: --host {args.host} is reachable from other machines, and the node reads patients' images: "
+            f"give an API token (--api-token-file or ${TOKEN_ENV}), or pass --allow-anonymous to serve anyone"
+        )
+    if not args.tls_cert:
+        log.warning("listening on %s without TLS: the API token and images cross the network in clear", args.host)
+
+
 def build_service(args: argparse.Namespace, self_url: str) -> Service:
     threads = args.threads or max(1, available_cpus() // args.workers)
     try:
@@ -133,13 +212,21 @@ def build_service(args: argparse.Namespace, self_url: str) -> Service:
     peers = args.peers or [self_url]
     if self_url not in peers:
         raise SystemExit(f"segserve: --self {self_url} must be one of --peers ({', '.join(peers)})")
-    cache = Cache(
-        self_url,
-        peers,
-        result_bytes=args.cache_bytes,
-        input_bytes=args.input_cache_bytes,
-        peer_timeout=args.peer_timeout,
-    )
+    auth = peer_auth(args.secret_file, args.trusted_network)
+    if auth is None and not args.trusted_network and len(peers) == 1:
+        auth = PeerAuth(new_secret().encode())  # a single node: its peer routes answer no one
+    try:
+        cache = Cache(
+            self_url,
+            peers,
+            result_bytes=args.cache_bytes,
+            input_bytes=args.input_cache_bytes,
+            peer_timeout=args.peer_timeout,
+            auth=auth,
+            trusted_network=args.trusted_network,
+        )
+    except ValueError as exc:
+        raise SystemExit(f"segserve: {exc}") from exc
     return Service(
         model,
         InferencePool(args.workers, args.queue),
@@ -159,31 +246,49 @@ def build_service(args: argparse.Namespace, self_url: str) -> Service:
 
 
 async def serve(args: argparse.Namespace) -> None:
+    token = read_token(args.api_token_file)
+    check_exposure(args, token)
+    if bool(args.tls_cert) != bool(args.tls_key):
+        raise SystemExit("segserve: --tls-cert and --tls-key go together")
     http_sock = listen(args.host, args.port)
-    port = http_sock.getsockname()[1]
-    self_url = (args.self_url or f"http://{args.host}:{port}").rstrip("/")
+    peer_sock = listen(args.peer_host, args.peer_port)
+    scheme = "https" if args.tls_cert else "http"
+    public_url = f"{scheme}://{args.host}:{http_sock.getsockname()[1]}"
+    self_url = (args.self_url or f"http://{args.peer_host}:{peer_sock.getsockname()[1]}").rstrip("/")
     service = build_service(args, self_url)
+    hosts = args.allowed_hosts or [*gee.LOOPBACK_HOSTS, *([] if args.host in ("0.0.0.0", "::") else [args.host])]
     links: list[dict[str, str]] = []
-    engine = build_engine(service, max_body_bytes=args.max_body_bytes, links=links)
+    engine = build_engine(
+        service, max_body_bytes=args.max_body_bytes, links=links, api_token=token, allowed_hosts=hosts
+    )
     links.extend(mount(engine, spec) for spec in args.mount)
+    tls = None
+    if args.tls_cert:
+        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        tls.load_cert_chain(args.tls_cert, args.tls_key)
     tcp: TCPServer | None = None
     tcp_port = -1
     if args.tcp_port >= 0:
         tcp = TCPServer(
-            service, max_frame=args.max_frame_bytes, idle_timeout=args.idle_timeout, max_in_flight=args.max_in_flight
+            service,
+            max_frame=args.max_frame_bytes,
+            idle_timeout=args.idle_timeout,
+            max_in_flight=args.max_in_flight,
         )
-        server = await tcp.start(args.host, args.tcp_port)
+        server = await tcp.start(args.host, args.tcp_port, ssl=tls)
         tcp_port = server.sockets[0].getsockname()[1]
     config: dict[str, Any] = {"log_level": args.log_level, "access_log": False, "lifespan": "on"}
-    uv = uvicorn.Server(uvicorn.Config(engine, http="httptools", **config))
+    tls_files = {"ssl_certfile": args.tls_cert, "ssl_keyfile": args.tls_key} if args.tls_cert else {}
+    public = uvicorn.Server(uvicorn.Config(engine, http="httptools", **config, **tls_files))
+    peers = uvicorn.Server(uvicorn.Config(service.cache.pool.engine(), http="httptools", **config))
     # The sockets already listen, so clients may connect from now on: say so, for scripts and tests.
     print(
-        f"segserve ready http={self_url} tcp={tcp_port} model={service.model.info.sha256[:12]} "
+        f"segserve ready http={public_url} tcp={tcp_port} peer={self_url} model={service.model.info.sha256[:12]} "
         f"provider={service.model.provider} peers={','.join(service.cache.peers())}",
         flush=True,
     )
     try:
-        await uv.serve(sockets=[http_sock])
+        await asyncio.gather(public.serve(sockets=[http_sock]), peers.serve(sockets=[peer_sock]))
     finally:
         if tcp is not None:
             await tcp.close()

@@ -15,13 +15,25 @@ from tests.processes import ReadyProcess, free_port, running
 HERE = pathlib.Path(__file__).resolve().parent
 
 
+SECRET = "test-cluster-secret-0123456789abcdef"  # a cluster secret for the test clusters (never a real one)
+
+
 class NodeProcess(ReadyProcess):
-    def __init__(self, self_url: str, peers: list[str], api_port: int, group: str = "scores", delay: float = 0.0):
+    def __init__(
+        self,
+        self_url: str,
+        peers: list[str],
+        api_port: int,
+        group: str = "scores",
+        delay: float = 0.0,
+        trusted: bool = False,
+    ):
         self.url = self_url
         self.peers = peers
         self.api = f"http://127.0.0.1:{api_port}"
         self.group = group
         self.delay = delay
+        self.trusted = trusted
 
     def start(self) -> None:
         command = [
@@ -34,16 +46,23 @@ class NodeProcess(ReadyProcess):
             "--app-dir", str(HERE),
             "--api", self.api.removeprefix("http://"),
             "--timeout", "1",
+            *(["--trusted-network"] if self.trusted else []),
         ]  # fmt: skip
-        self.launch(command, f"node {self.url}", env={**os.environ, "GETTER_DELAY": str(self.delay)})
+        env = {**os.environ, "GETTER_DELAY": str(self.delay)}
+        if not self.trusted:
+            env["GEECACHE_SECRET"] = SECRET
+        self.launch(command, f"node {self.url}", env=env)
 
     def stats(self) -> dict:
         return httpx.get(f"{self.api}/api/stats").json()["group"]
 
 
 @contextmanager
-def python_cluster(size: int, delay: float = 0.0, extra_peers: list[str] | None = None) -> Iterator[list[NodeProcess]]:
+def python_cluster(
+    size: int, delay: float = 0.0, extra_peers: list[str] | None = None, trusted: bool = False
+) -> Iterator[list[NodeProcess]]:
+    """``size`` nodes signing with ``SECRET``, or unsigned read-only ones (``trusted``, for Go peers)."""
     urls = [f"http://127.0.0.1:{free_port()}" for _ in range(size)]
     peers = urls + (extra_peers or [])
-    with running([NodeProcess(url, peers, free_port(), delay=delay) for url in urls]) as nodes:
+    with running([NodeProcess(url, peers, free_port(), delay=delay, trusted=trusted) for url in urls]) as nodes:
         yield nodes

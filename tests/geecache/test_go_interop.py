@@ -67,10 +67,10 @@ def test_ring_agrees_with_go_on_every_key(ringowners: Path, replicas: int):
 
 @pytest.fixture
 def mixed_cluster(gopeer: Path) -> Iterator[tuple[str, list]]:
-    """One Go peer and two Python nodes on one ring."""
+    """One Go peer and two Python nodes on one ring, in the trusted-network mode Go peers need (no signatures)."""
     go_port = free_port()
     go_url = f"http://127.0.0.1:{go_port}"
-    with python_cluster(2, extra_peers=[go_url]) as nodes:
+    with python_cluster(2, extra_peers=[go_url], trusted=True) as nodes:
         peers = [n.url for n in nodes] + [go_url]
         process = subprocess.Popen(
             [str(gopeer), "-self", go_url, "-peers", ",".join(peers), "-addr", f"127.0.0.1:{go_port}"],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import threading
 from collections.abc import Iterator
@@ -13,10 +14,13 @@ import pytest
 
 import gee
 from geecache import Group, HTTPPool, KeyNotFound, PeerError
+from geecache.auth import PeerAuth
 from geecache.groupcache_pb2 import GetResponse
 
 from tests.conftest import listening_socket, running_server, url_of
 
+SECRET = b"test-cluster-secret-0123456789abcdef"
+TRUSTED = {"trusted_network": True}  # Go groupcache's unsigned read-only protocol, for raw wire checks
 SPECIAL_KEYS = ["plain", "with/slash", "with space", "a+b", "100%", "%2F", "ünï©ødé", "", "a?b#c&d=e"]
 
 
@@ -54,8 +58,16 @@ class Node:
             await self.pool.close()
 
 
+def signed(auth: PeerAuth, method: str, path: str, body: bytes = b"") -> dict[str, str]:
+    """The headers a peer holding ``auth``'s secret sends with ``method path``."""
+    return auth.sign_request(method, path, body)
+
+
 @contextmanager
 def cluster(size: int, **pool_options) -> Iterator[list[Node]]:
+    """``size`` nodes in one process, signing with ``SECRET`` unless the options say otherwise."""
+    if "trusted_network" not in pool_options:
+        pool_options.setdefault("auth", PeerAuth(SECRET))
     sockets = [listening_socket() for _ in range(size)]
     peers = [url_of(s) for s in sockets]
     nodes = [Node(s, peers, **pool_options) for s in sockets]
@@ -66,7 +78,7 @@ def cluster(size: int, **pool_options) -> Iterator[list[Node]]:
 
 
 def test_wire_protocol_answers_like_groupcache():
-    with cluster(1) as (node,), httpx.Client(base_url=node.url) as client:
+    with cluster(1, **TRUSTED) as (node,), httpx.Client(base_url=node.url) as client:
         response = client.get("/_groupcache/kv/Tom")
         assert response.status_code == 200 and response.headers["content-type"] == "application/x-protobuf"
         message = GetResponse()
@@ -84,7 +96,7 @@ def test_wire_protocol_answers_like_groupcache():
 
 
 def test_go_clients_query_escaping_is_decoded():
-    with cluster(1) as (node,), httpx.Client(base_url=node.url) as client:
+    with cluster(1, **TRUSTED) as (node,), httpx.Client(base_url=node.url) as client:
         # Go's url.QueryEscape: space -> '+', '+' -> %2B, '/' -> %2F
         message = GetResponse()
         message.ParseFromString(client.get("/_groupcache/kv/a+b%2Bc%2Fd").content)
@@ -147,7 +159,7 @@ GARBAGE = b"HTTP/1.1 200 OK\r\nContent-Type: application/x-protobuf\r\nContent-L
 def test_a_broken_peer_makes_the_node_load_locally(answer):
     with fake_peer(answer) as bad_url:
         sock = listening_socket()
-        node = Node(sock, [url_of(sock), bad_url], timeout=0.5)
+        node = Node(sock, [url_of(sock), bad_url], timeout=0.5, **TRUSTED)
         with running_server(node.pool.engine(), sock):
             key = next(f"k{i}" for i in range(200) if node.pool.owner(f"k{i}") == bad_url)
             peer = node.pool.pick_peer(key)
@@ -190,19 +202,25 @@ def test_set_and_remove_reach_every_peer():
 
 
 def test_stats_json_prometheus_and_membership_endpoints():
+    auth = PeerAuth(SECRET)
     with cluster(2) as nodes, httpx.Client(base_url=nodes[0].url) as client:
         nodes[0].get("plain")
-        stats = client.get("/_geecache/stats").json()
+        stats = client.get("/_geecache/stats", headers=signed(auth, "GET", "/_geecache/stats")).json()
         assert stats["self"] == nodes[0].url and stats["groups"][0]["group"] == "kv"
         assert stats["groups"][0]["counters"]["gets"] == 1
         metrics = client.get("/metrics").text
         assert "# TYPE geecache_gets_total counter" in metrics and 'geecache_gets_total{group="kv"} 1' in metrics
         assert 'geecache_cache_bytes{group="kv",cache="main"}' in metrics
-        only_me = client.put("/_geecache/peers", json={"peers": [nodes[0].url]})
+
+        def put_peers(document: bytes) -> httpx.Response:
+            headers = signed(auth, "PUT", "/_geecache/peers", document)
+            return client.put("/_geecache/peers", content=document, headers=headers)
+
+        only_me = put_peers(json.dumps({"peers": [nodes[0].url]}).encode())
         assert only_me.json()["peers"] == [nodes[0].url]
         assert nodes[0].pool.pick_peer("anything") is None
-        assert client.put("/_geecache/peers", json={"peers": "nope"}).status_code == 400
-        assert client.put("/_geecache/peers", json={"peers": ["ftp://x"]}).status_code == 400
+        assert put_peers(b'{"peers": "nope"}').status_code == 400
+        assert put_peers(b'{"peers": ["ftp://x"]}').status_code == 400
 
 
 def test_pool_refuses_bad_configuration():
@@ -213,6 +231,9 @@ def test_pool_refuses_bad_configuration():
     pool = HTTPPool("http://127.0.0.1:8000")
     with pytest.raises(ValueError, match="not a base URL"):
         pool.set_peers("localhost:1")
+    with pytest.raises(ValueError, match="cluster secret"):
+        pool.set_peers("http://127.0.0.1:8000", "http://127.0.0.1:8001")  # several nodes, no secret
+    pool.set_peers("http://127.0.0.1:8000")  # a single node needs none
     pool.register(Group("g", 1, bytes))
     with pytest.raises(ValueError, match="already registered"):
         pool.register(Group("g", 1, bytes))
@@ -221,7 +242,7 @@ def test_pool_refuses_bad_configuration():
 def test_mount_on_an_existing_engine():
     engine = gee.Engine()
     engine.get("/", lambda c: c.string(200, "app"))
-    pool = HTTPPool("http://127.0.0.1:1")
+    pool = HTTPPool("http://127.0.0.1:1", trusted_network=True)
     pool.register(Group("kv", 1 << 10, value_for))
     pool.mount(engine)
     from gee.testing import TestClient

@@ -21,6 +21,7 @@ from tests.segserve import standin_model
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 BUNDLED = ROOT / "src" / "segserve" / "assets" / "default.onnx"
 SAMPLES = ROOT / "src" / "segserve" / "assets" / "samples"
+CLUSTER_SECRET = "segserve-test-cluster-secret-0123456789"  # for the test clusters only
 LIVER = 5  # the stand-in labels a flat region of intensity 5/12 as class 5, "liver"
 
 
@@ -40,12 +41,23 @@ def labels_of(png: bytes) -> np.ndarray:
 class Node(ReadyProcess):
     """A real ``python -m segserve`` process; ``start`` returns once it printed its ready line."""
 
-    def __init__(self, model: pathlib.Path | str, *args: str, port: int = 0, peers: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        model: pathlib.Path | str,
+        *args: str,
+        port: int = 0,
+        peer_port: int = 0,
+        peers: list[str] | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.model = str(model)
         self.port = port
+        self.peer_port = peer_port
         self.args = list(args)
         self.peers = peers
+        self.env = env or {}
         self.url = ""
+        self.peer_url = ""
         self.tcp_port = -1
 
     def start(self) -> Node:
@@ -53,14 +65,17 @@ class Node(ReadyProcess):
             sys.executable, "-m", "segserve",
             "--model", self.model,
             "--port", str(self.port),
+            "--peer-port", str(self.peer_port),
             "--tcp-port", "0",
             "--threads", "1",
             *(["--peers", ",".join(self.peers)] if self.peers else []),
             *self.args,
         ]  # fmt: skip
-        line = self.launch(command, "segserve", env={**os.environ, "OMP_NUM_THREADS": "1"}, cwd=ROOT)
+        env = {**os.environ, "OMP_NUM_THREADS": "1", **({"GEECACHE_SECRET": CLUSTER_SECRET} if self.peers else {})}
+        line = self.launch(command, "segserve", env={**env, **self.env}, cwd=ROOT)
         fields = dict(part.split("=", 1) for part in line.split()[2:])
         self.url = fields["http"]
+        self.peer_url = fields["peer"]
         self.tcp_port = int(fields["tcp"])
         return self
 

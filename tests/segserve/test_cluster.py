@@ -17,8 +17,9 @@ from tests.segserve.conftest import Node
 
 @pytest.fixture
 def cluster(standin: pathlib.Path) -> Iterator[list[Node]]:
-    urls = [f"http://127.0.0.1:{free_port()}" for _ in range(3)]
-    with running([Node(standin, port=int(url.rsplit(":", 1)[1]), peers=urls) for url in urls]) as nodes:
+    ports = [free_port() for _ in range(3)]
+    peers = [f"http://127.0.0.1:{port}" for port in ports]
+    with running([Node(standin, peer_port=port, peers=peers) for port in ports]) as nodes:
         yield nodes
 
 
