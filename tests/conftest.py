@@ -35,9 +35,8 @@ def running_server(app: Any, sock: socket.socket | None = None, **options: Any) 
     """
     sock = sock or listening_socket()
     port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        app, http="httptools", loop="uvloop", log_level="warning", access_log=False, lifespan="on", **options
-    )
+    options.setdefault("http", "httptools")
+    config = uvicorn.Config(app, loop="uvloop", log_level="warning", access_log=False, lifespan="on", **options)
     server = uvicorn.Server(config)
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])), daemon=True)

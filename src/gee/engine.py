@@ -210,7 +210,9 @@ class Engine(RouterGroup):
         """Serve with uvicorn (httptools and uvloop when installed); blocks until stopped.
 
         Several workers need the app as an import string, since each worker process
-        imports it: pass ``app="package.module:engine"``.
+        imports it: pass ``app="package.module:engine"``. Unless ``http`` is given, the
+        protocol is ``gee.serving.guarded_protocol()``: deadlines for headers and bodies
+        and a budget for bodies in flight (see that module).
         """
         import uvicorn
 
@@ -223,6 +225,10 @@ class Engine(RouterGroup):
         if not logging.getLogger().handlers and not log.handlers:
             logging.basicConfig(level=logging.INFO, format="%(message)s")
         uvicorn_options.setdefault("access_log", False)  # gee.logger() writes the access log
+        if "http" not in uvicorn_options:
+            from gee.serving import guarded_protocol
+
+            uvicorn_options["http"] = guarded_protocol()
         uvicorn.run(app, host=host, port=port, workers=workers, **uvicorn_options)
 
 

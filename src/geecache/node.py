@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import uvicorn
 
 import gee
+from gee.serving import guarded_protocol
 from geecache.auth import SECRET_ENV, PeerAuth, load_secret
 from geecache.errors import KeyNotFound
 from geecache.group import Group, new_group
@@ -103,8 +104,9 @@ async def serve(args: argparse.Namespace) -> None:
     if args.api:
         host, _, port = args.api.rpartition(":")
         apps.append((api_engine(group, pool), listen(host or "127.0.0.1", int(port))))
+    protocol = guarded_protocol()  # deadlines for headers and bodies, a budget for bodies in flight
     servers = [
-        (uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")), sock)
+        (uvicorn.Server(uvicorn.Config(app, http=protocol, log_level="warning", access_log=False, lifespan="on")), sock)
         for app, sock in apps
     ]
     # The sockets already listen, so clients may connect from now on: say so, for scripts and tests.

@@ -28,6 +28,7 @@ from typing import Any
 import uvicorn
 
 import gee
+from gee.serving import guarded_protocol
 from geecache.auth import PeerAuth, new_secret
 from geecache.node import add_trust_arguments, listen, load_callable, non_negative_int, peer_auth, peer_list
 from medimage import Limits, available_cpus
@@ -127,6 +128,19 @@ def parser() -> argparse.ArgumentParser:
         help="pixels of one model run (planes x grid pixels): bounds the model's memory per run",
     )
     limits.add_argument("--max-frame-bytes", type=_positive_int, default=64 << 20, help="TCP frame limit")
+    limits.add_argument(
+        "--max-connections", type=_positive_int, default=512, help="HTTP connections at once; beyond: 503"
+    )
+    limits.add_argument(
+        "--header-timeout", type=float, default=10.0, help="seconds for a request's headers to arrive (slowloris)"
+    )
+    limits.add_argument("--body-timeout", type=float, default=60.0, help="seconds for a request's body to arrive")
+    limits.add_argument(
+        "--max-buffered-bytes",
+        type=_positive_int,
+        default=256 << 20,
+        help="request-body bytes being received at once over all HTTP connections; beyond: 503",
+    )
     limits.add_argument("--idle-timeout", type=float, default=60.0, help="seconds before an idle TCP client is dropped")
     limits.add_argument("--max-in-flight", type=_positive_int, default=32, help="requests in flight per TCP connection")
     cache = p.add_argument_group("cache")
@@ -277,10 +291,16 @@ async def serve(args: argparse.Namespace) -> None:
         )
         server = await tcp.start(args.host, args.tcp_port, ssl=tls)
         tcp_port = server.sockets[0].getsockname()[1]
-    config: dict[str, Any] = {"log_level": args.log_level, "access_log": False, "lifespan": "on"}
+    config: dict[str, Any] = {
+        "log_level": args.log_level,
+        "access_log": False,
+        "lifespan": "on",
+        "http": guarded_protocol(args.header_timeout, args.body_timeout, args.max_buffered_bytes),
+        "limit_concurrency": args.max_connections,
+    }
     tls_files = {"ssl_certfile": args.tls_cert, "ssl_keyfile": args.tls_key} if args.tls_cert else {}
-    public = uvicorn.Server(uvicorn.Config(engine, http="httptools", **config, **tls_files))
-    peers = uvicorn.Server(uvicorn.Config(service.cache.pool.engine(), http="httptools", **config))
+    public = uvicorn.Server(uvicorn.Config(engine, **config, **tls_files))
+    peers = uvicorn.Server(uvicorn.Config(service.cache.pool.engine(), **config))
     # The sockets already listen, so clients may connect from now on: say so, for scripts and tests.
     print(
         f"segserve ready http={public_url} tcp={tcp_port} peer={self_url} model={service.model.info.sha256[:12]} "

@@ -1,0 +1,111 @@
+"""uvicorn's HTTP/1.1 protocol with the deadlines and the memory budget a public server needs.
+
+uvicorn bounds the size of a request's headers but not the time they take, nor the time a body takes, nor the
+memory all unfinished bodies hold together: as many half-sent requests as the file-descriptor limit lock every
+other client out, and uploads that stop one byte short pin their bodies for as long as the client keeps the
+connection open. ``guarded_protocol`` closes a connection whose request headers are not complete
+``header_timeout`` seconds after its first byte (slowloris), or whose body is not complete ``body_timeout``
+seconds after its headers, and answers 503 to a request whose declared body would take the bytes being received
+past ``max_buffered_bytes`` across all connections. Pair it with uvicorn's ``limit_concurrency`` (connections
+beyond it answer 503) and ``timeout_keep_alive`` (idle connections between requests).
+
+    uvicorn.Config(engine, http=guarded_protocol(header_timeout=10, body_timeout=60), limit_concurrency=1000)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+log = logging.getLogger("gee.serving")
+
+
+def guarded_protocol(
+    header_timeout: float = 10.0, body_timeout: float = 60.0, max_buffered_bytes: int = 256 << 20
+) -> type[HttpToolsProtocol]:
+    """A protocol class for ``uvicorn.Config(http=...)``; each call makes one with its own shared byte budget.
+
+    Args:
+        header_timeout: seconds from a request's first byte (or the connection's opening) to its last header.
+        body_timeout: seconds from the last header to the body's last byte.
+        max_buffered_bytes: request-body bytes being received at once, over all connections of the server.
+    """
+    budget = {"in_flight": 0}
+
+    class GuardedProtocol(HttpToolsProtocol):
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            self._deadline: asyncio.TimerHandle | None = None
+            self._reserved = 0
+            self._refused = False
+            super().connection_made(transport)
+            self._arm(header_timeout, "its request headers")
+
+        def _arm(self, seconds: float, what: str) -> None:
+            self._disarm()
+            self._deadline = self.loop.call_later(seconds, self._expire, what, seconds)
+
+        def _disarm(self) -> None:
+            if self._deadline is not None:
+                self._deadline.cancel()
+                self._deadline = None
+
+        def _expire(self, what: str, seconds: float) -> None:
+            if not self.transport.is_closing():
+                log.info("closing a connection that did not send %s within %g s", what, seconds)
+                self.transport.close()
+
+        def _release(self) -> None:
+            budget["in_flight"] -= self._reserved
+            self._reserved = 0
+
+        def on_message_begin(self) -> None:
+            super().on_message_begin()
+            if self._deadline is None:
+                self._arm(header_timeout, "its request headers")
+
+        def on_headers_complete(self) -> None:
+            length = next((int(v) for k, v in self.headers if k == b"content-length" and v.isdigit()), 0)
+            if length and budget["in_flight"] + length > max_buffered_bytes:
+                self._disarm()
+                self._refuse()
+                return
+            self._reserved = length
+            budget["in_flight"] += length
+            self._arm(body_timeout, "its request body")
+            super().on_headers_complete()
+
+        def on_body(self, body: bytes) -> None:
+            if self._refused:
+                return
+            if not any(k == b"content-length" for k, _ in self.headers):  # chunked: count as it comes
+                self._reserved += len(body)
+                budget["in_flight"] += len(body)
+                if budget["in_flight"] > max_buffered_bytes:
+                    self._release()
+                    self.transport.close()
+                    return
+            super().on_body(body)
+
+        def on_message_complete(self) -> None:
+            self._disarm()
+            self._release()
+            if not self._refused:
+                super().on_message_complete()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            self._release()
+            super().connection_lost(exc)
+
+        def _refuse(self) -> None:
+            self._refused = True
+            text = b"the server is receiving as many request bodies as it holds; retry shortly"
+            head = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\n"
+            head += b"retry-after: 1\r\nconnection: close\r\ncontent-length: %d\r\n\r\n" % len(text)
+            self.transport.write(head + text)
+            self.transport.close()
+
+    GuardedProtocol.__name__ = GuardedProtocol.__qualname__ = "GuardedProtocol"
+    return GuardedProtocol
