@@ -142,6 +142,37 @@ def parser() -> argparse.ArgumentParser:
         help="request-body bytes being received at once over all HTTP connections; beyond: 503",
     )
     limits.add_argument("--idle-timeout", type=float, default=60.0, help="seconds before an idle TCP client is dropped")
+    limits.add_argument(
+        "--tcp-max-connections",
+        type=_positive_int,
+        default=256,
+        help="TCP connections open at once; one more gets a busy error frame and is closed",
+    )
+    limits.add_argument(
+        "--tcp-max-buffered-bytes",
+        type=_positive_int,
+        default=256 << 20,
+        help="TCP frame bytes being received at once over all connections; a frame beyond gets busy and its "
+        "connection is closed (at least --max-frame-bytes)",
+    )
+    limits.add_argument(
+        "--tcp-frame-timeout",
+        type=float,
+        default=None,
+        help="seconds to receive one TCP frame's body after its header (default: the smaller of 10 and --idle-timeout)",
+    )
+    limits.add_argument(
+        "--tcp-write-timeout",
+        type=float,
+        default=30.0,
+        help="seconds a TCP client has to take each answer before its connection is closed",
+    )
+    limits.add_argument(
+        "--tcp-max-pending-bytes",
+        type=_positive_int,
+        default=16 << 20,
+        help="unsent bytes of earlier answers a TCP connection may hold when another is ready; beyond, it is closed",
+    )
     limits.add_argument("--max-in-flight", type=_positive_int, default=32, help="requests in flight per TCP connection")
     cache = p.add_argument_group("cache")
     cache.add_argument("--cache-bytes", type=non_negative_int, default=256 << 20, help="bytes for results")
@@ -283,12 +314,21 @@ async def serve(args: argparse.Namespace) -> None:
     tcp: TCPServer | None = None
     tcp_port = -1
     if args.tcp_port >= 0:
-        tcp = TCPServer(
-            service,
-            max_frame=args.max_frame_bytes,
-            idle_timeout=args.idle_timeout,
-            max_in_flight=args.max_in_flight,
-        )
+        try:
+            tcp = TCPServer(
+                service,
+                max_frame=args.max_frame_bytes,
+                idle_timeout=args.idle_timeout,
+                max_in_flight=args.max_in_flight,
+                max_connections=args.tcp_max_connections,
+                max_buffered_bytes=args.tcp_max_buffered_bytes,
+                frame_timeout=args.tcp_frame_timeout,
+                write_timeout=args.tcp_write_timeout,
+                max_pending_bytes=args.tcp_max_pending_bytes,
+                token=token,
+            )
+        except ValueError as exc:
+            raise SystemExit(f"segserve: {exc}") from exc
         server = await tcp.start(args.host, args.tcp_port, ssl=tls)
         tcp_port = server.sockets[0].getsockname()[1]
     config: dict[str, Any] = {

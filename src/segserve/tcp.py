@@ -6,6 +6,10 @@ A frame is a 4-byte big-endian length followed by that many bytes of UTF-8 JSON
 ``classes`` and ``spacing``. Answers carry the same ``id``, ``ok``, and ``result`` or
 ``error: {code, message}``. Answers may come back in any order: match them by ``id``.
 
+With an API token (``token``), a connection must first send ``{"op": "auth", "token":
+...}``: until then every op but ``health`` is answered ``unauthorized``, and a wrong
+token is answered so and the connection closed.
+
 Failure rules: a frame that cannot be read as a request (not UTF-8, not JSON, not an
 object, an integer of more digits than Python reads, more than ``MAX_COMMAS`` commas)
 gets a ``bad_frame`` error frame and the connection goes on (the framing is still
@@ -56,6 +60,7 @@ import asyncio
 import base64
 import binascii
 import contextlib
+import hmac
 import json
 import logging
 import struct
@@ -72,8 +77,8 @@ HEADER = struct.Struct(">I")
 
 MAX_COMMAS = 1 << 14
 """Commas a frame may hold. Every JSON value past the first in an array or object needs one, so this bounds the
-objects a parse creates (a 60 MiB frame of ``{},{},...`` takes 4.5 s and over 1 GB to parse); a request has a few
-fields, and its largest, the base64 image, holds no comma."""
+objects a parse creates (a 57 MiB frame of ``{},{},...`` paused a node for 0.9 s and left it 1 GB larger); a request
+has a few fields, and its largest, the base64 image, holds no comma. Counting them takes 15 ms for 60 MiB."""
 MAX_CLASSES_TEXT = 4096
 """Characters of ``classes`` given as comma-separated text: every class name of a model, with room to spare."""
 MAX_FORMAT_CHARS = 16
@@ -103,14 +108,9 @@ def result_frame(request_id: Any, result: bytes) -> bytes:
     return b"".join((HEADER.pack(len(head) + len(result) + 1), head, result, b"}"))
 
 
-def excerpt(value: object) -> str:
-    """A client's value for an error message: text and numbers clipped to ``ECHO_CHARS``, containers by size."""
-    if isinstance(value, list | dict):
-        return f"a {type(value).__name__} of {len(value)} items"
-    text = value if isinstance(value, str) else repr(value)
-    if len(text) <= ECHO_CHARS:
-        return repr(value)
-    return f"{text[:ECHO_CHARS]!r}... ({len(text)} characters)"
+def clip(text: str) -> str:
+    """``text`` cut to ``ECHO_CHARS`` characters, saying how long it was, for error messages that quote a client."""
+    return text if len(text) <= ECHO_CHARS else f"{text[:ECHO_CHARS]}... ({len(text)} characters)"
 
 
 class Connection:
@@ -121,6 +121,7 @@ class Connection:
         self.reader = reader
         self.writer = writer
         self.tasks: set[asyncio.Task[None]] = set()
+        self.authenticated = server.token is None
 
     async def send(self, frame: bytes) -> None:
         """Queue ``frame`` and wait until the client takes it; a client that does not is closed.
@@ -169,8 +170,8 @@ class Connection:
             await asyncio.wait_for(self.writer.wait_closed(), self.server.write_timeout)
         except TimeoutError:
             self.writer.transport.abort()
-        except (ConnectionError, OSError):
-            pass  # the client reset the connection: it is closed either way
+        except OSError:
+            pass  # the client reset the connection (or TLS failed to close cleanly): it is closed either way
 
 
 class TCPServer:
@@ -189,6 +190,7 @@ class TCPServer:
         frame_timeout: float | None = None,
         write_timeout: float = 30.0,
         max_pending_bytes: int = 16 << 20,
+        token: str | None = None,
     ) -> None:
         if max_buffered_bytes < max_frame:
             raise ValueError(
@@ -204,6 +206,7 @@ class TCPServer:
         self.frame_timeout = min(10.0, idle_timeout) if frame_timeout is None else frame_timeout
         self.write_timeout = write_timeout
         self.max_pending_bytes = max_pending_bytes
+        self.token = token
         self.connections = 0
         self.buffered = 0
         self.server: asyncio.Server | None = None
@@ -279,6 +282,11 @@ class TCPServer:
             self.buffered -= length
         if isinstance(request, bytes):
             await connection.send(request)
+        elif request.get("op") == "auth":
+            return await self._authenticate(connection, request)
+        elif not connection.authenticated and request.get("op") != "health":
+            message = 'this node needs the API token: send {"op": "auth", "token": "..."} first'
+            await connection.send(error_frame(request.get("id"), "unauthorized", message))
         elif len(connection.tasks) >= self.max_in_flight:
             message = f"over {self.max_in_flight} requests in flight on this connection; wait for answers"
             await connection.send(error_frame(request.get("id"), "busy", message))
@@ -287,6 +295,17 @@ class TCPServer:
             connection.tasks.add(task)
             task.add_done_callback(connection.tasks.discard)
         return True
+
+    async def _authenticate(self, connection: Connection, request: dict[str, Any]) -> bool:
+        """The ``auth`` op: the token compared in constant time; a wrong one ends the connection."""
+        given = request.get("token")
+        expected = (self.token or "").encode()
+        if isinstance(given, str) and hmac.compare_digest(given.encode(), expected):
+            connection.authenticated = True
+            await connection.send(result_frame(request.get("id"), b'{"authenticated":true}'))
+            return True
+        await connection.finish(error_frame(request.get("id"), "unauthorized", "wrong API token; closing"))
+        return False
 
     async def _parse(self, payload: bytes) -> dict[str, Any] | bytes:
         """The request object, or an error frame to send back."""
@@ -350,7 +369,7 @@ class TCPServer:
             return compact(self.service.describe())
         if op != "segment":
             valid = ["segment", "models", "health"]
-            raise ServiceError(400, "unknown_op", f"op {excerpt(op)} is not one of {', '.join(valid)}", valid=valid)
+            raise ServiceError(400, "unknown_op", f"op {clip(repr(op))} is not one of {', '.join(valid)}", valid=valid)
         image = request.get("image")
         if not isinstance(image, str) or not image:
             raise ServiceError(400, "bad_request", "segment needs 'image': the file's bytes in base64")
@@ -409,7 +428,7 @@ class TCPServer:
             raise ServiceError(
                 400,
                 "unknown_class",
-                f"unknown class(es) {excerpt(', '.join(unknown))}; valid: {', '.join(known)}",
+                f"unknown class(es) {clip(', '.join(map(repr, unknown)))}; valid: {', '.join(known)}",
                 valid=known,
             )
         return value
@@ -429,4 +448,5 @@ def checked_spacing(value: Any) -> Any:
 
 
 def compact(value: Any) -> bytes:
+    """``value`` as JSON without spaces, as every frame is written."""
     return json.dumps(value, separators=(",", ":")).encode()

@@ -106,3 +106,24 @@ def test_no_exposure_by_accident(standin: pathlib.Path) -> None:
     cluster = run_node("--model", str(standin), "--peers", "http://127.0.0.1:1,http://127.0.0.1:2", "--self",
                        "http://127.0.0.1:1")  # fmt: skip
     assert cluster.returncode != 0 and "cluster secret" in cluster.stderr
+
+
+def test_tcp_needs_the_token_first(guarded: Node) -> None:
+    import socket
+
+    from tests.segserve.conftest import tcp_call, tcp_read
+
+    image = base64.b64encode(png_bytes(phantom())).decode()
+    with socket.create_connection(("127.0.0.1", guarded.tcp_port), timeout=10) as sock:
+        tcp_call(sock, {"id": 1, "op": "segment", "image": image})
+        assert tcp_read(sock)["error"]["code"] == "unauthorized"
+        tcp_call(sock, {"id": 2, "op": "health"})
+        assert tcp_read(sock)["ok"] is True  # health needs no token
+        tcp_call(sock, {"id": 3, "op": "auth", "token": TOKEN})
+        assert tcp_read(sock) == {"id": 3, "ok": True, "result": {"authenticated": True}}
+        tcp_call(sock, {"id": 4, "op": "segment", "image": image})
+        assert tcp_read(sock)["ok"] is True
+    with socket.create_connection(("127.0.0.1", guarded.tcp_port), timeout=10) as sock:
+        tcp_call(sock, {"id": 5, "op": "auth", "token": "x" * len(TOKEN)})
+        assert tcp_read(sock)["error"]["code"] == "unauthorized"
+        assert sock.recv(1) == b""  # and the connection is closed
