@@ -25,6 +25,15 @@ class ServiceError(Exception):
         return {"code": self.code, "message": self.message, **self.detail}
 
 
+ECHO_CHARS = 100
+"""Characters of a client's input an error message may quote: enough to recognise it, never the payload."""
+
+
+def clip(text: str) -> str:
+    """``text`` cut to ``ECHO_CHARS`` characters, saying how long it was, for error messages that quote a client."""
+    return text if len(text) <= ECHO_CHARS else f"{text[:ECHO_CHARS]}... ({len(text)} characters)"
+
+
 def bad_input(message: str, **detail: Any) -> ServiceError:
     """400: the input cannot be read as an image the model accepts."""
     return ServiceError(400, "bad_input", message, **detail)

@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from medimage import encode_png, write_nifti
-from segserve.errors import ServiceError
+from segserve.errors import ServiceError, clip
 
 U8 = npt.NDArray[np.uint8]
 
@@ -201,7 +201,7 @@ def pick_format(requested: str | None, accept: str | None) -> str:
             raise ServiceError(
                 400,
                 "unknown_format",
-                f"format {requested!r} is not one of {', '.join(OUTPUT_FORMATS)}",
+                f"format {clip(repr(requested))} is not one of {', '.join(OUTPUT_FORMATS)}",
                 valid=list(OUTPUT_FORMATS),
             )
         return name
@@ -214,7 +214,7 @@ def pick_format(requested: str | None, accept: str | None) -> str:
             raise ServiceError(
                 406,
                 "unknown_format",
-                f"cannot answer in any of Accept: {accept}; ask for one of {', '.join(ACCEPT)} "
+                f"cannot answer in any of Accept: {clip(accept)}; ask for one of {', '.join(ACCEPT)} "
                 f"or pass format={'|'.join(OUTPUT_FORMATS)}",
                 valid=list(OUTPUT_FORMATS),
             )
@@ -241,7 +241,8 @@ def pick_classes(requested: str | list[str] | None, classes: list[str]) -> list[
         raise ServiceError(
             400,
             "unknown_class",
-            f"unknown class(es) {', '.join(map(repr, unknown)) or '(none given)'}; valid: {', '.join(classes)}",
+            f"{len(unknown)} unknown class name(s) {clip(', '.join(map(repr, unknown[:3])) or '(none given)')}"
+            f"{'...' if len(unknown) > 3 else ''}; valid: {', '.join(classes)}",
             valid=classes,
         )
     return sorted(set(keep))

@@ -69,7 +69,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from segserve.errors import ServiceError
+from segserve.errors import ECHO_CHARS, ServiceError, clip
 from segserve.service import Service
 
 log = logging.getLogger("segserve.tcp")
@@ -82,8 +82,6 @@ has a few fields, and its largest, the base64 image, holds no comma. Counting th
 MAX_CLASSES_TEXT = 4096
 """Characters of ``classes`` given as comma-separated text: every class name of a model, with room to spare."""
 MAX_FORMAT_CHARS = 16
-ECHO_CHARS = 100
-"""Characters of client input an error message may quote: enough to recognise it, never the whole payload."""
 OFF_LOOP_BYTES = 1 << 20
 """Payloads and images larger than this are parsed or decoded in a worker thread rather than on the event loop."""
 LINGER = 1.0
@@ -106,11 +104,6 @@ def result_frame(request_id: Any, result: bytes) -> bytes:
     result can be tens of MB, and re-encoding it on the event loop would pause every connection."""
     head = b'{"id":' + json.dumps(request_id).encode() + b',"ok":true,"result":'
     return b"".join((HEADER.pack(len(head) + len(result) + 1), head, result, b"}"))
-
-
-def clip(text: str) -> str:
-    """``text`` cut to ``ECHO_CHARS`` characters, saying how long it was, for error messages that quote a client."""
-    return text if len(text) <= ECHO_CHARS else f"{text[:ECHO_CHARS]}... ({len(text)} characters)"
 
 
 class Connection:
