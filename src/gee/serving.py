@@ -1,12 +1,13 @@
 """uvicorn's HTTP/1.1 protocol with the deadlines and the memory budget a public server needs.
 
 uvicorn bounds the size of a request's headers but not the time they take, nor the time a body takes, nor the
-memory all unfinished bodies hold together: as many half-sent requests as the file-descriptor limit lock every
-other client out, and uploads that stop one byte short pin their bodies for as long as the client keeps the
-connection open. ``guarded_protocol`` closes a connection whose request headers are not complete
-``header_timeout`` seconds after its first byte (slowloris), or whose body is not complete ``body_timeout``
-seconds after its headers, and answers 503 to a request whose declared body would take the bytes being received
-past ``max_buffered_bytes`` across all connections. Pair it with uvicorn's ``limit_concurrency`` (connections
+memory all unfinished bodies hold together, and with httptools not even the headers' size: as many half-sent
+requests as the file-descriptor limit lock every other client out, and uploads that stop one byte short pin their
+bodies for as long as the client keeps the connection open. ``guarded_protocol`` closes a connection whose request
+headers are not complete ``header_timeout`` seconds after its first byte (slowloris), or whose body is not
+complete ``body_timeout`` seconds after its headers; answers 431 to a request line and headers over
+``max_header_bytes``; and answers 503 to a request whose declared body would take the bytes being received past
+``max_buffered_bytes`` across all connections. Pair it with uvicorn's ``limit_concurrency`` (connections
 beyond it answer 503) and ``timeout_keep_alive`` (idle connections between requests).
 
     uvicorn.Config(engine, http=guarded_protocol(header_timeout=10, body_timeout=60), limit_concurrency=1000)
@@ -23,7 +24,10 @@ log = logging.getLogger("gee.serving")
 
 
 def guarded_protocol(
-    header_timeout: float = 10.0, body_timeout: float = 60.0, max_buffered_bytes: int = 256 << 20
+    header_timeout: float = 10.0,
+    body_timeout: float = 60.0,
+    max_buffered_bytes: int = 256 << 20,
+    max_header_bytes: int = 64 << 10,
 ) -> type[HttpToolsProtocol]:
     """A protocol class for ``uvicorn.Config(http=...)``; each call makes one with its own shared byte budget.
 
@@ -31,6 +35,7 @@ def guarded_protocol(
         header_timeout: seconds from a request's first byte (or the connection's opening) to its last header.
         body_timeout: seconds from the last header to the body's last byte.
         max_buffered_bytes: request-body bytes being received at once, over all connections of the server.
+        max_header_bytes: bytes of one request's target and headers (names and values).
     """
     budget = {"in_flight": 0}
 
@@ -39,6 +44,7 @@ def guarded_protocol(
             self._deadline: asyncio.TimerHandle | None = None
             self._reserved = 0
             self._refused = False
+            self._header_bytes = 0
             super().connection_made(transport)
             self._arm(header_timeout, "its request headers")
 
@@ -62,14 +68,34 @@ def guarded_protocol(
 
         def on_message_begin(self) -> None:
             super().on_message_begin()
+            self._header_bytes = 0
+            self._refused = False
             if self._deadline is None:
                 self._arm(header_timeout, "its request headers")
 
+        def _count(self, size: int) -> bool:
+            """Count header bytes; False (and a 431 sent) once the request passes ``max_header_bytes``."""
+            self._header_bytes += size
+            if self._header_bytes > max_header_bytes and not self._refused:
+                self._disarm()
+                self._refuse(431, "Request Header Fields Too Large", f"over {max_header_bytes} bytes of headers")
+            return not self._refused
+
+        def on_url(self, url: bytes) -> None:
+            if self._count(len(url)):
+                super().on_url(url)
+
+        def on_header(self, name: bytes, value: bytes) -> None:
+            if self._count(len(name) + len(value) + 4):
+                super().on_header(name, value)
+
         def on_headers_complete(self) -> None:
+            if self._refused:
+                return
             length = next((int(v) for k, v in self.headers if k == b"content-length" and v.isdigit()), 0)
             if length and budget["in_flight"] + length > max_buffered_bytes:
                 self._disarm()
-                self._refuse()
+                self._refuse(503, "Service Unavailable", "the server is receiving as many request bodies as it holds")
                 return
             self._reserved = length
             budget["in_flight"] += length
@@ -99,11 +125,13 @@ def guarded_protocol(
             self._release()
             super().connection_lost(exc)
 
-        def _refuse(self) -> None:
+        def _refuse(self, status: int, reason: str, why: str) -> None:
+            """Answer ``status`` before the application runs, and close: the request cannot be read on."""
             self._refused = True
-            text = b"the server is receiving as many request bodies as it holds; retry shortly"
-            head = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\n"
-            head += b"retry-after: 1\r\nconnection: close\r\ncontent-length: %d\r\n\r\n" % len(text)
+            text = f"{why}; retry shortly".encode() if status == 503 else why.encode()
+            head = f"HTTP/1.1 {status} {reason}\r\ncontent-type: text/plain; charset=utf-8\r\n".encode()
+            head += b"retry-after: 1\r\n" if status == 503 else b""
+            head += b"connection: close\r\ncontent-length: %d\r\n\r\n" % len(text)
             self.transport.write(head + text)
             self.transport.close()
 

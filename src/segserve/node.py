@@ -136,6 +136,9 @@ def parser() -> argparse.ArgumentParser:
     )
     limits.add_argument("--body-timeout", type=float, default=60.0, help="seconds for a request's body to arrive")
     limits.add_argument(
+        "--max-header-bytes", type=_positive_int, default=64 << 10, help="bytes of a request's target and headers (431)"
+    )
+    limits.add_argument(
         "--max-buffered-bytes",
         type=_positive_int,
         default=256 << 20,
@@ -335,7 +338,9 @@ async def serve(args: argparse.Namespace) -> None:
         "log_level": args.log_level,
         "access_log": False,
         "lifespan": "on",
-        "http": guarded_protocol(args.header_timeout, args.body_timeout, args.max_buffered_bytes),
+        "http": guarded_protocol(
+            args.header_timeout, args.body_timeout, args.max_buffered_bytes, args.max_header_bytes
+        ),
         "limit_concurrency": args.max_connections,
     }
     tls_files = {"ssl_certfile": args.tls_cert, "ssl_keyfile": args.tls_key} if args.tls_cert else {}

@@ -82,3 +82,15 @@ def test_a_body_that_stops_short_is_cut_off_and_the_budget_refuses_more() -> Non
             sock.close()
         time.sleep(0.1)
         assert httpx.post(f"{url}/echo", content=bytes(2 << 20), timeout=5).text == str(2 << 20)  # budget freed
+
+
+def test_headers_over_the_limit_get_431_before_the_application_runs() -> None:
+    protocol = guarded_protocol(max_header_bytes=16 << 10)
+    with running_server(engine(), http=protocol) as url:
+        sock = connect(url)
+        sock.sendall(b"GET /ping HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"a" * (64 << 10) + b"\r\n\r\n")
+        answer = sock.recv(4096)
+        assert answer.startswith(b"HTTP/1.1 431 ") and b"16384 bytes of headers" in answer
+        assert closed_within(sock, 2.0)
+        sock.close()
+        assert httpx.get(f"{url}/ping", headers={"x-fine": "b" * 1000}, timeout=5).text == "pong"
