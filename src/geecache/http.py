@@ -261,7 +261,7 @@ class HTTPPool:
         an unsigned read), and its answer ``(status, content type, body)`` goes out signed."""
 
         async def guarded(c: gee.Context) -> None:
-            body = await c.body()
+            body = await c.body() if write else b""  # reads carry no body: the signature covers b""
             nonce = None
             if self.auth is not None:
                 query = c.scope.get("query_string", b"").decode("latin-1")
