@@ -86,6 +86,8 @@ class PeerAuth:
         date, nonce, signature = headers.get(DATE), headers.get(NONCE), headers.get(SIGNATURE)
         if not date or not nonce or not signature:
             raise AuthError(f"the request carries no peer credential ({DATE}, {NONCE}, {SIGNATURE})")
+        if len(nonce) > 64 or len(date) > 32 or len(signature) > 64:
+            raise AuthError("the peer credential's headers are longer than any this protocol writes")
         expected = self._mac(b"request", method.encode(), target.encode(), date.encode(), nonce.encode(), _digest(body))
         if not hmac.compare_digest(expected, signature):
             raise AuthError("the peer signature does not match (another secret, or the request was altered)")

@@ -32,6 +32,10 @@ Cache = LockedLRUCache[ByteView] | LockedS3FIFOCache[ByteView]
 POLICIES: dict[str, Callable[[], Cache]] = {"lru": LockedLRUCache, "s3fifo": LockedS3FIFOCache}
 
 
+NEGATIVE_CACHE_BYTES = 8 << 20
+"""Bytes of "not found" keys a group remembers: keys come from clients, so a count alone would not bound them."""
+
+
 @dataclass
 class Stats:
     """groupcache's per-group counters."""
@@ -96,7 +100,8 @@ class Group:
         # Locked: get_sync may run the flow on other threads' event loops.
         self.main_cache: Cache = POLICIES[policy]()
         self.hot_cache: Cache = POLICIES[policy]()
-        self.negative_cache: LockedLRUCache[bytes] = LockedLRUCache(max_entries=100_000)
+        # Keys come from clients: bounded by bytes (key lengths) as well as by count.
+        self.negative_cache: LockedLRUCache[bytes] = LockedLRUCache(max_bytes=NEGATIVE_CACHE_BYTES, max_entries=100_000)
         self.counters = Stats()
         self.peers: PeerPicker | None = None
         self._flight: SingleFlight[ByteView] = SingleFlight()

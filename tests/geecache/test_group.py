@@ -177,3 +177,25 @@ def test_registry():
     finally:
         drop_group("registered-once")
     assert get_group("registered-once") is None
+
+
+def test_the_negative_cache_is_bounded_by_bytes_not_only_by_count() -> None:
+    """Missing keys come from clients: long ones must not fill memory under the entry count."""
+    import asyncio
+    import contextlib
+
+    from geecache.group import NEGATIVE_CACHE_BYTES
+
+    def missing(key: str) -> bytes:
+        raise KeyNotFound("g", key)
+
+    group = Group("long-missing", 1 << 20, missing)
+
+    async def ask_many() -> None:
+        for i in range(200):
+            with contextlib.suppress(KeyNotFound):
+                await group.get(f"{i:04d}" + "x" * 100_000)
+
+    asyncio.run(ask_many())
+    assert 0 < group.negative_cache.nbytes <= NEGATIVE_CACHE_BYTES
+    assert len(group.negative_cache) < 200  # the oldest were evicted by bytes
