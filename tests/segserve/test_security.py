@@ -7,6 +7,7 @@ import base64
 import hashlib
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -127,3 +128,33 @@ def test_tcp_needs_the_token_first(guarded: Node) -> None:
         tcp_call(sock, {"id": 5, "op": "auth", "token": "x" * len(TOKEN)})
         assert tcp_read(sock)["error"]["code"] == "unauthorized"
         assert sock.recv(1) == b""  # and the connection is closed
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl makes the test certificate")
+def test_tls_on_the_public_port_and_tcp(standin: pathlib.Path, tmp_path: pathlib.Path) -> None:
+    import socket
+    import ssl
+
+    from tests.segserve.conftest import tcp_call, tcp_read
+
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    node = Node(standin, "--tls-cert", str(cert), "--tls-key", str(key)).start()
+    try:
+        assert node.url.startswith("https://")
+        answer = httpx.post(f"{node.url}/v1/segment", content=png_bytes(phantom()), verify=str(cert))
+        assert answer.status_code == 200
+        with pytest.raises(httpx.TransportError):
+            httpx.get(node.url.replace("https://", "http://") + "/healthz", timeout=5)  # no plain HTTP
+        context = ssl.create_default_context(cafile=str(cert))
+        context.check_hostname = False
+        with context.wrap_socket(socket.create_connection(("127.0.0.1", node.tcp_port), timeout=10)) as sock:
+            tcp_call(sock, {"id": 1, "op": "health"})
+            assert tcp_read(sock)["ok"] is True
+    finally:
+        node.stop()
