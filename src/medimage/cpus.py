@@ -34,9 +34,11 @@ def _cgroup_quota() -> float | None:
         return None
     except (OSError, ValueError):
         pass
-    try:
-        quota = int(Path("/sys/fs/cgroup/cpu/cpu.cfs_quota_us").read_text())
-        period = int(Path("/sys/fs/cgroup/cpu/cpu.cfs_period_us").read_text())
+    for root in ("/sys/fs/cgroup/cpu", "/sys/fs/cgroup/cpu,cpuacct"):
+        try:
+            quota = int(Path(root, "cpu.cfs_quota_us").read_text())
+            period = int(Path(root, "cpu.cfs_period_us").read_text())
+        except (OSError, ValueError):
+            continue
         return quota / period if quota > 0 and period > 0 else None
-    except (OSError, ValueError):
-        return None
+    return None
