@@ -9,7 +9,7 @@ r.run(port=8000)
 
 from gee.context import Context, SSEvent
 from gee.engine import Engine, RouteInfo, default
-from gee.errors import HTTPError
+from gee.errors import ClientDisconnected, HTTPError
 from gee.forms import Form, UploadFile
 from gee.group import RouterGroup
 from gee.middleware import (
@@ -24,9 +24,11 @@ from gee.middleware import (
     token_auth,
 )
 from gee.router import RouteConflictError
+from gee.templates import Templates
 
 __all__ = [
     "LOOPBACK_HOSTS",
+    "ClientDisconnected",
     "Context",
     "Engine",
     "Form",
@@ -36,6 +38,7 @@ __all__ = [
     "RouteInfo",
     "RouterGroup",
     "SSEvent",
+    "Templates",
     "UploadFile",
     "allowed_hosts",
     "basic_auth",

@@ -3,43 +3,46 @@
 A response is buffered on the context (status, headers, body) and sent once the
 chain returns, so outer middleware can still read and change it in their
 after-part, and Recovery can replace a half-built answer with a 500. Streams and
-server-sent events are the exception: they start sending at once.
+server-sent events are the exception: they start sending at once, and stop when
+the client leaves.
+
+The request's lifecycle is the engine's (``Engine.__call__``): it makes the context, runs the chain with
+``next()``, sends the answer with ``send_response()``, turns a failure into an error answer with
+``reset_response()``, and ends with ``close()``; it and the other modules use public members only.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import ipaddress
 import json
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
-from http.cookies import SimpleCookie
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qs, quote
 
+from gee import cookies
+from gee.binding import is_form, parse_json, validate
+from gee.body import RequestBody
 from gee.errors import HTTPError
-from gee.headers import Headers
+from gee.files import prepare_file
+from gee.forms import Form, parse_form
+from gee.headers import Headers, field_name, field_value, uri_reference
+from gee.types import Handler, Receive, Scope, Send
 
 if TYPE_CHECKING:
     from gee.engine import Engine
-    from gee.forms import Form
     from gee.router import Route
 
 T = TypeVar("T")
-Handler = Callable[["Context"], Awaitable[Any]]
-Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 ABORTED = 1 << 30
 _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 _TEXT = (b"content-type", b"text/plain; charset=utf-8")
 _JSON_TYPE = (b"content-type", b"application/json")
 _HTML = (b"content-type", b"text/html; charset=utf-8")
+_EVENT_STREAM = (b"content-type", b"text/event-stream; charset=utf-8")
 _NO_BODY_STATUSES = frozenset({204, 304})
-
-
-class ClientDisconnected(Exception):
-    """The client went away before the request body was read; nothing is sent back."""
 
 
 class _Done:
@@ -86,7 +89,7 @@ class _Lazy:
         self.keys: dict[str, Any] = {}
         self.query: dict[str, list[str]] | None = None
         self.headers: Headers | None = None
-        self.body: bytes | None = None
+        self.body: RequestBody | None = None
         self.cookies: dict[str, str] | None = None
         self.form: Form | None = None
         self.params: dict[str, str] | None = None
@@ -101,7 +104,6 @@ class Context:
         "_body_iter",
         "_handlers",
         "_headers",
-        "_in_worker",
         "_index",
         "_lazy",
         "_param_values",
@@ -133,12 +135,11 @@ class Context:
         self._route = route
         self._param_values = param_values
         self._handlers = handlers
-        self._index = -1
-        self._in_worker = False
+        self._index = 0  # the handler running: the engine starts the chain with the first
         self._status = 200
         self._headers: list[tuple[bytes, bytes]] = []
         self._body = b""
-        self._body_iter: AsyncIterator[bytes] | None = None
+        self._body_iter: AsyncIterable[bytes] | None = None
         self._started = False
         self._lazy: _Lazy | None = None
 
@@ -172,7 +173,8 @@ class Context:
 
     @property
     def max_body_bytes(self) -> int | None:
-        """The request-body limit for this request: the engine's, unless a middleware changed it."""
+        """The request-body limit for this request: the engine's, unless a middleware changed it
+        before the body was first read."""
         return self.engine.max_body_bytes if self._lazy is None else self._lazy.body_limit
 
     @max_body_bytes.setter
@@ -193,14 +195,12 @@ class Context:
         without ``await``: the rest of the chain then runs on the event loop while
         the thread waits.
         """
-        if self._in_worker:
-            self._in_worker = False
-            try:
-                loop = self.engine.loop
-                assert loop is not None  # set when the first request arrives
-                asyncio.run_coroutine_threadsafe(self._run_chain(), loop).result()
-            finally:
-                self._in_worker = True
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # no loop in this thread: a plain handler's worker thread
+            loop = self.engine.loop
+            assert loop is not None  # set by the plain handler's wrapper before the thread starts
+            asyncio.run_coroutine_threadsafe(self._run_chain(), loop).result()
             return _DONE
         return self._run_chain()
 
@@ -211,7 +211,7 @@ class Context:
             try:
                 await handlers[self._index](self)
             except HTTPError as error:
-                self._answer_error(error)
+                self.abort_with_error(error)
             self._index += 1
 
     def abort(self) -> None:
@@ -226,17 +226,17 @@ class Context:
         self.json(code, obj)
         self.abort()
 
+    def abort_with_error(self, error: HTTPError) -> None:
+        """Answer ``error`` (its status and JSON body, in place of anything written so far), record it in
+        ``c.errors`` and stop the chain: what raising it from a handler does (Gin's ``AbortWithError``)."""
+        self.errors.append(error)
+        if self.reset_response():
+            self.json(error.status, error.body())
+        self.abort()
+
     @property
     def is_aborted(self) -> bool:
         return self._index >= ABORTED
-
-    def _answer_error(self, error: HTTPError) -> None:
-        self.errors.append(error)
-        if not self._started:
-            self._headers.clear()
-            self._body_iter = None
-            self.json(error.status, error.body())
-        self.abort()
 
     # ------------------------------------------------------- per-request keys
 
@@ -301,15 +301,11 @@ class Context:
 
     @property
     def cookies(self) -> dict[str, str]:
+        """The request's cookies, read as Go's net/http reads them: a malformed pair is skipped, the rest kept;
+        values unescaped as Gin's ``c.Cookie`` does (see ``gee.cookies``)."""
         extra = self._extra
         if extra.cookies is None:
-            jar: SimpleCookie = SimpleCookie()
-            for header in self.headers.get_all("cookie"):
-                try:
-                    jar.load(header)
-                except Exception:  # a malformed cookie header is ignored, as browsers do
-                    continue
-            extra.cookies = {name: morsel.value for name, morsel in jar.items()}
+            extra.cookies = cookies.parse_cookies(self.headers.get_all("cookie"))
         return extra.cookies
 
     def cookie(self, name: str, default: str | None = None) -> str | None:
@@ -352,53 +348,31 @@ class Context:
                 return hops[i]
         return None
 
-    async def stream_body(self) -> AsyncIterator[bytes]:
-        """The request body chunk by chunk, stopping with 413 past ``max_body_bytes``."""
-        limit = self.max_body_bytes
-        if limit is not None:
-            declared = self.headers.get("content-length")
-            if declared is not None and declared.isdigit() and int(declared) > limit:
-                raise HTTPError(413, f"request body of {declared} bytes is over the limit of {limit} bytes")
-        received = 0
-        while True:
-            message = await self._receive()
-            if message["type"] == "http.disconnect":
-                raise ClientDisconnected()
-            chunk = message.get("body", b"")
-            received += len(chunk)
-            if limit is not None and received > limit:
-                raise HTTPError(413, f"request body is over the limit of {limit} bytes")
-            if chunk:
-                yield chunk
-            if not message.get("more_body", False):
-                return
-
-    async def body(self) -> bytes:
-        """The whole request body (read once, then cached)."""
+    def _body_source(self) -> RequestBody:
+        """The one source every body reader goes through (``gee.body``), made on first use."""
         extra = self._extra
         if extra.body is None:
-            extra.body = b"".join([chunk async for chunk in self.stream_body()])
+            extra.body = RequestBody(self._receive, extra.body_limit, self.headers.get("content-length"))
         return extra.body
+
+    def stream_body(self) -> AsyncIterator[bytes]:
+        """The request body chunk by chunk, stopping with 413 past ``max_body_bytes``; what another reader
+        already read comes first."""
+        return self._body_source().stream()
+
+    async def body(self) -> bytes:
+        """The whole request body (read once, then kept for every reader)."""
+        return await self._body_source().read()
 
     async def read_json(self) -> Any:
         """The body parsed as JSON; malformed JSON answers 400 naming the problem."""
-        raw = await self.body()
-        try:
-            return json.loads(raw)
-        except UnicodeDecodeError as exc:
-            raise HTTPError(400, f"request body is not UTF-8: {exc.reason} at byte {exc.start}") from exc
-        except json.JSONDecodeError as exc:
-            raise HTTPError(
-                400, f"malformed JSON in request body: {exc.msg} at line {exc.lineno} column {exc.colno}"
-            ) from exc
+        return parse_json(await self.body())
 
     async def form(self) -> Form:
         """URL-encoded or multipart form fields, with uploaded files (closed after the response)."""
         extra = self._extra
         if extra.form is None:
-            from gee.forms import parse_form
-
-            extra.form = await parse_form(self)
+            extra.form = await parse_form(self.headers, self._body_source().stream())
         return extra.form
 
     async def bind(self, model: type[T]) -> T:
@@ -406,15 +380,12 @@ class Context:
 
         Answers 415 for another content type and 400 listing the field errors.
         """
-        from gee.binding import bind_body
-
-        value: T = await bind_body(self, model)
+        data = (await self.form()).to_dict() if is_form(self.content_type) else await self.read_json()
+        value: T = validate(model, data)
         return value
 
     def bind_query(self, model: type[T]) -> T:
         """Validate the query string into a pydantic model or dataclass (400 on field errors)."""
-        from gee.binding import validate
-
         value: T = validate(model, {k: v[0] if len(v) == 1 else v for k, v in self._parsed_query().items()})
         return value
 
@@ -431,22 +402,30 @@ class Context:
     def response_started(self) -> bool:
         return self._started
 
+    @property
+    def response_written(self) -> bool:
+        """Whether a body was set (or a stream started) for this response: Gin's ``Writer.Written``."""
+        return bool(self._body) or self._body_iter is not None or self._started
+
     def header(self, name: str, value: str) -> None:
-        """Set a response header, replacing any of that name; an empty value removes it."""
-        key = name.lower().encode("latin-1")
-        self._headers = [h for h in self._headers if h[0] != key]
+        """Set a response header, replacing any of that name; an empty value removes it.
+
+        The value is Latin-1 text (RFC 9110 section 5.5); other text, or CR and LF, raise ValueError
+        saying what to do. ``set_cookie``, ``redirect`` and ``file`` encode their own values.
+        """
+        key = field_name(name)
+        headers = [h for h in self._headers if h[0] != key]
         if value:
-            self._headers.append((key, value.encode("latin-1")))
+            headers.append((key, field_value(name, value)))
+        self._headers = headers
 
     @property
     def response_headers(self) -> Headers:
         return Headers(self._headers)
 
     def _content_type(self, header: tuple[bytes, bytes]) -> None:
-        headers = self._headers
-        if headers:
-            self._headers = headers = [h for h in headers if h[0] != b"content-type"]
-        headers.append(header)
+        self._headers = [h for h in self._headers if h[0] != b"content-type"]
+        self._headers.append(header)
 
     def set_cookie(
         self,
@@ -460,36 +439,50 @@ class Context:
         httponly: bool = True,
         samesite: str | None = "Lax",
     ) -> None:
-        jar: SimpleCookie = SimpleCookie()
-        jar[name] = value
-        morsel = jar[name]
-        morsel["path"] = path
-        if max_age is not None:
-            morsel["max-age"] = max_age
-        if domain:
-            morsel["domain"] = domain
-        if secure:
-            morsel["secure"] = True
-        if httponly:
-            morsel["httponly"] = True
-        if samesite:
-            morsel["samesite"] = samesite
-        self._headers.append((b"set-cookie", morsel.OutputString().encode("latin-1")))
+        """Add a ``Set-Cookie``; the value may be any text: it goes out escaped as Gin's ``SetCookie`` escapes
+        it (``url.QueryEscape``), and ``c.cookie`` reads it back unescaped."""
+        value_bytes = cookies.set_cookie(
+            name,
+            value,
+            max_age=max_age,
+            path=path,
+            domain=domain,
+            secure=secure,
+            httponly=httponly,
+            samesite=samesite,
+        )
+        self._headers.append((b"set-cookie", value_bytes))
 
     def string(self, code: int, text: str) -> None:
         self._status = code
-        self._content_type(_TEXT)
+        if self._headers:  # most answers have no header yet: skip the call (the hot path)
+            self._content_type(_TEXT)
+        else:
+            self._headers.append(_TEXT)
         self._body = text.encode()
 
     def json(self, code: int, obj: Any) -> None:
         self._status = code
-        self._content_type(_JSON_TYPE)
+        if self._headers:  # most answers have no header yet: skip the call (the hot path)
+            self._content_type(_JSON_TYPE)
+        else:
+            self._headers.append(_JSON_TYPE)
         self._body = _JSON.encode(obj).encode()
 
     def data(self, code: int, content_type: str, body: bytes) -> None:
         self._status = code
-        self._content_type((b"content-type", content_type.encode("latin-1")))
+        self._content_type((b"content-type", field_value("content-type", content_type)))
         self._body = body
+
+    def data_from_reader(
+        self, code: int, content_type: str, chunks: AsyncIterable[bytes], length: int | None = None
+    ) -> None:
+        """A body that comes from ``chunks`` once the chain returns (Gin's ``DataFromReader``), with
+        ``Content-Length`` when ``length`` is given; sent chunk by chunk, until the client leaves."""
+        self.data(code, content_type, b"")
+        if length is not None:
+            self.header("content-length", str(length))
+        self._body_iter = chunks
 
     def html(self, code: int, template: str, **context: Any) -> None:
         """Render a template loaded with ``engine.load_templates`` (HTML is autoescaped)."""
@@ -498,15 +491,17 @@ class Context:
         self._body = self.engine.templates.render(template, context).encode()
 
     def redirect(self, code: int, location: str) -> None:
+        """Answer ``code`` with ``Location: location``; text a URI cannot hold is percent-encoded as UTF-8
+        (RFC 3987 section 3.1), so ``/wiki/日本`` goes out as ``/wiki/%E6%97%A5%E6%9C%AC``."""
         if not (300 <= code <= 308 or code == 201):
             raise ValueError(f"cannot redirect with status {code}; use 301, 302, 303, 307 or 308")
         self._status = code
-        self.header("location", location)
+        self._headers = [h for h in self._headers if h[0] != b"location"]
+        self._headers.append((b"location", uri_reference(location).encode("ascii")))
 
     def file(self, path: str, *, filename: str | None = None, attachment: bool = False) -> None:
-        """Send a file with ETag / Last-Modified (answering 304) and byte ranges (206)."""
-        from gee.files import prepare_file
-
+        """Send a file: ``ETag`` and ``Last-Modified``, the preconditions of RFC 9110 section 13 (304, 412)
+        and one byte range (206, 416)."""
         prepare_file(self, path, filename=filename, attachment=attachment)
 
     async def stream(
@@ -515,43 +510,85 @@ class Context:
         chunks: AsyncIterable[bytes | str] | Iterable[bytes | str],
         content_type: str = "application/octet-stream",
     ) -> None:
-        """Send the chunks as they come (chunked transfer); returns when they end or the client leaves."""
+        """Send the chunks as they come (chunked transfer); returns when they end or the client leaves.
+
+        A generator is closed in either case, so its ``finally`` runs; plain iterables are iterated on the
+        event loop, so one that blocks should be an async generator instead.
+        """
         self._status = code
-        self._content_type((b"content-type", content_type.encode("latin-1")))
-        await self._start_streaming()
-        try:
-            if isinstance(chunks, AsyncIterable):
-                async for chunk in chunks:
-                    await self._send_chunk(chunk)
-            else:
-                for chunk in chunks:
-                    await self._send_chunk(chunk)
-            await self._send({"type": "http.response.body", "body": b"", "more_body": False})
-        except OSError:  # the client went away: nothing more to send
-            return
+        self._content_type((b"content-type", field_value("content-type", content_type)))
+        await self._stream(chunks, _encode_chunk)
 
     async def sse(self, events: AsyncIterable[SSEvent | str | dict[str, Any]]) -> None:
-        """Server-sent events: each item becomes one event (str and dict as its data)."""
+        """Server-sent events: each item becomes one event (str and dict as its data); returns when the
+        events end or the client leaves."""
+        self._status = 200
+        self._content_type(_EVENT_STREAM)
         self.header("cache-control", "no-cache")
         self.header("x-accel-buffering", "no")
+        await self._stream(events, _encode_event)
 
-        async def encoded() -> AsyncIterator[bytes]:
-            async for event in events:
-                yield (event if isinstance(event, SSEvent) else SSEvent(event)).encode()
-
-        await self.stream(200, encoded(), "text/event-stream; charset=utf-8")
-
-    async def _send_chunk(self, chunk: bytes | str) -> None:
-        body = chunk.encode() if isinstance(chunk, str) else chunk
-        if body:
-            await self._send({"type": "http.response.body", "body": body, "more_body": True})
-
-    async def _start_streaming(self) -> None:
+    async def _stream(self, items: AsyncIterable[Any] | Iterable[Any], encode: Callable[[Any], bytes]) -> None:
         self._started = True
         await self._send({"type": "http.response.start", "status": self._status, "headers": self._headers})
+        await self._send_chunks(items, encode)
 
-    async def _finish(self) -> None:
-        """Send the buffered response, unless a stream already sent it."""
+    async def _send_chunks(self, items: AsyncIterable[Any] | Iterable[Any], encode: Callable[[Any], bytes]) -> None:
+        """Send ``items`` as the body until they end or the client leaves, whichever comes first.
+
+        A server may go on accepting sends after the client left (uvicorn does), so the sender races a
+        listener for ``http.disconnect`` (ASGI HTTP spec, "Disconnected Client"), as Starlette's
+        StreamingResponse does, and the loser is cancelled.
+        """
+        listener = asyncio.ensure_future(self._body_source().disconnected())
+        sender = asyncio.ensure_future(self._pump(items, encode))
+        try:
+            await asyncio.wait((sender, listener), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sender.cancel()
+            listener.cancel()
+            await asyncio.wait((sender, listener))
+            if inspect.isasyncgen(items):
+                await items.aclose()
+            elif inspect.isgenerator(items):
+                items.close()
+        if not listener.cancelled():
+            listener.exception()  # a receive that failed means the client is gone too
+        if not sender.cancelled():
+            error = sender.exception()
+            if error is not None and not isinstance(error, OSError):  # OSError: the client went away
+                raise error
+
+    async def _pump(self, items: AsyncIterable[Any] | Iterable[Any], encode: Callable[[Any], bytes]) -> None:
+        send = self._send
+        async for item in _each(items):
+            body = encode(item)
+            if body:
+                await send({"type": "http.response.body", "body": body, "more_body": True})
+            await asyncio.sleep(0)  # let the disconnect listener, and other requests, run between chunks
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    # -------------------------------------------------------------- lifecycle
+
+    def reset_response(self) -> bool:
+        """Drop what the handlers wrote (status, headers, body) so an error answer starts clean.
+
+        False when the response has already started, so nothing can change it any more. Used for every
+        error answer: a ``gee.HTTPError``, Recovery's 500, and the engine's last-resort 500.
+        """
+        if self._started:
+            return False
+        self._status = 200
+        self._headers = []
+        self._body = b""
+        self._body_iter = None
+        return True
+
+    async def send_response(self) -> None:
+        """Send the buffered response (status, headers, body); the engine calls it when the chain returns.
+
+        Does nothing once the response has started, as after a stream.
+        """
         if self._started:
             return
         self._started = True
@@ -560,9 +597,7 @@ class Context:
         body_iter = self._body_iter
         if body_iter is not None:
             await self._send({"type": "http.response.start", "status": status, "headers": headers})
-            async for chunk in body_iter:
-                await self._send({"type": "http.response.body", "body": chunk, "more_body": True})
-            await self._send({"type": "http.response.body", "body": b""})
+            await self._send_chunks(body_iter, _same)
             return
         body = self._body
         if status in _NO_BODY_STATUSES or status < 200:
@@ -571,3 +606,29 @@ class Context:
             headers.append((b"content-length", str(len(body)).encode()))
         await self._send({"type": "http.response.start", "status": status, "headers": headers})
         await self._send({"type": "http.response.body", "body": body})
+
+    def close(self) -> None:
+        """Release what the request holds: the temporary files of uploads. The engine calls it at the end."""
+        if self._lazy is not None and self._lazy.form is not None:
+            self._lazy.form.close()
+
+
+async def _each(items: AsyncIterable[Any] | Iterable[Any]) -> AsyncIterator[Any]:
+    if isinstance(items, AsyncIterable):
+        async for item in items:
+            yield item
+    else:
+        for item in items:
+            yield item
+
+
+def _encode_chunk(chunk: bytes | str) -> bytes:
+    return chunk.encode() if isinstance(chunk, str) else chunk
+
+
+def _encode_event(event: SSEvent | str | dict[str, Any]) -> bytes:
+    return (event if isinstance(event, SSEvent) else SSEvent(event)).encode()
+
+
+def _same(chunk: bytes) -> bytes:
+    return chunk

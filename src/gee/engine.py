@@ -1,4 +1,9 @@
-"""The Engine: the ASGI application, the root route group, and the server runner."""
+"""The Engine: the ASGI application, the root route group, and the server runner.
+
+A request's whole life is ``Engine.__call__``, as Gin's ``ServeHTTP`` and ``handleHTTPRequest``: choose the
+handler chain (a route's, or the redirect, 405, 404 or 400 one), run it on a new Context, send the answer, and
+turn whatever fails on the way, the router's lookups included, into an error answer.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +15,14 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import quote
 
-from gee.context import ClientDisconnected, Context, Handler, Receive, Scope, Send
-from gee.errors import HTTPError
+from gee.context import Context
+from gee.errors import ClientDisconnected, HTTPError
 from gee.group import HandlerFunc, RouterGroup
 from gee.handlers import ensure_async, handler_name
+from gee.headers import URI_CHARACTERS
 from gee.router import PathDecodeError, Route, Router
 from gee.templates import Templates
+from gee.types import Handler, Receive, Scope, Send
 
 log = logging.getLogger("gee")
 
@@ -107,54 +114,55 @@ class Engine(RouterGroup):
     # ---------------------------------------------------------------- serving
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one request, from the router's lookup to the last byte of the answer."""
         if scope["type"] != "http":
             await self._other(scope, receive, send)
             return
-        # Route on the raw path, where an encoded '/' is still '%2F'; without escapes
-        # it equals the decoded path. Some test transports leave the query on raw_path.
-        raw = scope.get("raw_path")
-        if raw is None:
-            path = quote(scope["path"])
-        elif b"%" in raw:
-            path = raw.decode("latin-1").partition("?")[0]
-        else:
-            path = scope["path"]
+        c: Context | None = None
         try:
-            match = self.router.find(scope["method"], path)
-        except PathDecodeError as error:
-            c = Context(self, scope, receive, send)
-            c.json(400, {"error": f"{error}; percent-escapes in the path must encode UTF-8"})
-            await c._finish()
-            return
-        if match is not None:
-            route, values = match
-            c = Context(self, scope, receive, send, route, values, route.handlers)
-        else:
-            c = Context(self, scope, receive, send)
-            self._unmatched(c, path)
-        try:
-            handlers = c._handlers
-            if len(handlers) == 1:  # a route without middleware: skip the chain's own coroutine
-                c._index = 0
-                try:
-                    await handlers[0](c)
-                except HTTPError as error:
-                    c._answer_error(error)
+            # Route on the raw path, where an encoded '/' is still '%2F'; without escapes
+            # it equals the decoded path. Some test transports leave the query on raw_path.
+            raw = scope.get("raw_path")
+            if raw is None:
+                path = quote(scope["path"])
+            elif b"%" in raw:
+                path = raw.decode("latin-1").partition("?")[0]
             else:
-                await c._run_chain()
-            await c._finish()
+                path = scope["path"]
+            try:  # every lookup, the redirect's and the 405's included, answers an undecodable path with 400
+                match = self.router.find(scope["method"], path)
+                if match is not None:
+                    route, values = match
+                    handlers = route.handlers
+                    c = Context(self, scope, receive, send, route, values, handlers)
+                else:
+                    handlers = self._unmatched(scope, path)
+                    c = Context(self, scope, receive, send, None, None, handlers)
+            except PathDecodeError as error:
+                refuse = _refuse(HTTPError(400, f"{error}; percent-escapes in the path must encode UTF-8"))
+                handlers = (*self.middleware, refuse)
+                c = Context(self, scope, receive, send, None, None, handlers)
+            try:  # the first handler directly (Gin's c.Next() from its index 0), then the rest of the chain
+                await handlers[0](c)
+            except HTTPError as error:
+                c.abort_with_error(error)
+            if len(handlers) > 1:
+                await c.next()
+            await c.send_response()
         except ClientDisconnected:
-            return
+            return  # nobody is left to answer
         except Exception:
-            log.exception("unhandled error in %s %s (add gee.recovery() to answer it yourself)", c.method, c.path)
-            if not c._started:
-                c._headers = []
-                c._body_iter = None
+            log.exception(
+                "unhandled error in %s %s (add gee.recovery() to answer it yourself)", scope["method"], scope["path"]
+            )
+            if c is None:
+                c = Context(self, scope, receive, send)
+            if c.reset_response():
                 c.string(500, "Internal Server Error")
-                await c._finish()
+                await c.send_response()
         finally:
-            if c._lazy is not None and c._lazy.form is not None:
-                c._lazy.form.close()
+            if c is not None:
+                c.close()
 
     async def _other(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -162,27 +170,22 @@ class Engine(RouterGroup):
         else:  # websockets are not served: close politely rather than crash the server
             await send({"type": "websocket.close", "code": 1003})
 
-    def _unmatched(self, c: Context, path: str) -> None:
-        """Choose the chain for a path with no route: redirect, 405 or 404."""
-        method = c.method
+    def _unmatched(self, scope: Scope, path: str) -> tuple[Handler, ...]:
+        """The chain for a path with no route: a redirect, 405 or 404 (each first sets its status)."""
+        method = scope["method"]
         router = self.router
         if self.redirect_trailing_slash and path != "/":
             other = path[:-1] if path.endswith("/") else path + "/"
             if router.find(method, other) is not None:
-                query = c.scope.get("query_string", b"")
-                location = other + ("?" + query.decode("latin-1") if query else "")
-                c.redirect(301 if method == "GET" else 308, location)
-                return
+                query = scope.get("query_string", b"")
+                location = other + ("?" + quote(query, safe=URI_CHARACTERS) if query else "")
+                return (_redirect(301 if method == "GET" else 308, location),)
         if self.handle_method_not_allowed:
             allowed = [m for m in router.methods() if m != method and router.find(m, path) is not None]
             if allowed:
-                c.header("allow", ", ".join(allowed))
-                c._status = 405
-                c._handlers = (*self.middleware, *self._no_method, _default_body("405 method not allowed"))
-                return
-        c._status = 404
-        owner = max((g for g in self._groups if _owns(g.prefix, c.path)), key=lambda g: len(g.prefix))
-        c._handlers = (*owner.middleware, *self._no_route, _default_body("404 page not found"))
+                return (_method_not_allowed(allowed), *self.middleware, *self._no_method, _DEFAULT_405)
+        owner = max((g for g in self._groups if _owns(g.prefix, scope["path"])), key=lambda g: len(g.prefix))
+        return (_not_found, *owner.middleware, *self._no_route, _DEFAULT_404)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -255,10 +258,40 @@ def _default_body(text: str) -> Handler:
     """The last handler of a 404/405 chain: Gin's default text, if nothing wrote a body."""
 
     async def default_body(c: Context) -> None:
-        if not c._body and c._body_iter is None:
-            c.string(c._status, text)
+        if not c.response_written:
+            c.string(c.response_status, text)
 
     return default_body
+
+
+_DEFAULT_404 = _default_body("404 page not found")
+_DEFAULT_405 = _default_body("405 method not allowed")
+
+
+async def _not_found(c: Context) -> None:
+    c.status(404)
+
+
+def _method_not_allowed(allowed: list[str]) -> Handler:
+    async def method_not_allowed(c: Context) -> None:
+        c.header("allow", ", ".join(allowed))
+        c.status(405)
+
+    return method_not_allowed
+
+
+def _redirect(code: int, location: str) -> Handler:
+    async def redirect(c: Context) -> None:
+        c.redirect(code, location)
+
+    return redirect
+
+
+def _refuse(error: HTTPError) -> Handler:
+    async def refuse(c: Context) -> None:
+        raise error
+
+    return refuse
 
 
 async def _call_all(hooks: list[Callable[[], Any]]) -> None:

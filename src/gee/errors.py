@@ -1,4 +1,4 @@
-"""Errors a handler raises to answer with a status, instead of building the response by hand."""
+"""Errors a handler raises to answer with a status, and the one that says the client left."""
 
 from __future__ import annotations
 
@@ -21,3 +21,11 @@ class HTTPError(Exception):
 
     def body(self) -> dict[str, Any]:
         return {"error": self.message, **self.detail}
+
+
+class ClientDisconnected(Exception):
+    """The client went away while its request body was being read: there is no one to answer.
+
+    Raised by the body readers (``c.body()``, ``c.form()``, ...); the engine ends the request without a response.
+    Handlers catch it only to record the abandoned request, then re-raise it.
+    """

@@ -1,4 +1,10 @@
-"""File responses (ETag, Last-Modified, 304, byte ranges) and safe static directories."""
+"""File responses (validators, preconditions, one byte range) and safe static directories.
+
+``prepare_file`` answers as RFC 9110 asks of a GET or HEAD for a file: a strong ``ETag`` and ``Last-Modified``;
+the preconditions of section 13 in their order (``gee.preconditions``: 412, 304); then one byte range of
+section 14 (``gee.ranges``: 206, or 416 with ``Content-Range: bytes */size``), only for GET and only when
+``If-Range``, if sent, still names the file.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +13,16 @@ import mimetypes
 import os
 import stat
 from collections.abc import AsyncIterator
-from email.utils import formatdate, parsedate_to_datetime
-from typing import TYPE_CHECKING, BinaryIO
-from urllib.parse import quote
+from email.utils import formatdate
+from typing import TYPE_CHECKING
+
+from gee import preconditions
+from gee.headers import content_disposition
+from gee.ranges import byte_range
 
 if TYPE_CHECKING:
-    from gee.context import Context, Handler
+    from gee.context import Context
+    from gee.types import Handler
 
 SMALL_FILE = 64 * 1024  # read at once; larger files stream in chunks of this size from a thread
 NOT_FOUND = "404 page not found"
@@ -27,62 +37,24 @@ def _content_type(path: str) -> str:
     return guessed
 
 
-def _parse_range(header: str, size: int) -> tuple[int, int] | bool | None:
-    """One ``bytes=`` range as (start, end inclusive); None to ignore the header; False if unsatisfiable."""
-    unit, _, spec = header.partition("=")
-    if unit.strip().lower() != "bytes" or "," in spec:
-        return None  # other units and multi-range requests get the whole file, as RFC 9110 allows
-    first, dash, last = spec.strip().partition("-")
-    if not dash:
-        return None
-    try:
-        if first == "":
-            suffix = int(last)
-            if suffix <= 0:
-                return False
-            return max(size - suffix, 0), size - 1
-        start = int(first)
-        end = int(last) if last else size - 1
-    except ValueError:
-        return None
-    if start > end or start < 0:
-        return None
-    if start >= size:
-        return False
-    return start, min(end, size - 1)
-
-
-async def _chunks(handle: BinaryIO, length: int) -> AsyncIterator[bytes]:
+async def _chunks(path: str, start: int, length: int) -> AsyncIterator[bytes]:
+    """``length`` bytes of ``path`` from ``start``, read in a thread; the file is open only while they are sent."""
     loop = asyncio.get_running_loop()
-    try:
+    handle = await loop.run_in_executor(None, open, path, "rb")
+    with handle:
+        handle.seek(start)
         while length > 0:
             data = await loop.run_in_executor(None, handle.read, min(SMALL_FILE, length))
             if not data:
                 return
             length -= len(data)
             yield data
-    finally:
-        handle.close()
 
 
 async def _no_body() -> AsyncIterator[bytes]:
     """A HEAD answer: the headers of the file, none of its bytes."""
     return
     yield
-
-
-def _not_modified(c: Context, etag: str, mtime: float) -> bool:
-    if_none_match = c.headers.get("if-none-match")
-    if if_none_match is not None:
-        tags = [t.strip().removeprefix("W/") for t in if_none_match.split(",")]
-        return "*" in tags or etag in tags
-    if_modified_since = c.headers.get("if-modified-since")
-    if if_modified_since:
-        try:
-            return int(mtime) <= parsedate_to_datetime(if_modified_since).timestamp()
-        except (TypeError, ValueError):
-            return False
-    return False
 
 
 def prepare_file(c: Context, path: str, *, filename: str | None = None, attachment: bool = False) -> None:
@@ -96,48 +68,42 @@ def prepare_file(c: Context, path: str, *, filename: str | None = None, attachme
         c.string(404, NOT_FOUND)
         return
     size = info.st_size
+    modified = int(info.st_mtime)  # Last-Modified has whole seconds
     etag = f'"{info.st_mtime_ns:x}-{size:x}"'
-    last_modified = formatdate(info.st_mtime, usegmt=True)
     c.header("etag", etag)
-    c.header("last-modified", last_modified)
-    c.header("accept-ranges", "bytes")
-    if attachment or filename:
-        name = filename or os.path.basename(path)
-        kind = "attachment" if attachment else "inline"
-        c.header("content-disposition", f"{kind}; filename*=UTF-8''{quote(name)}")
-    content_type = _content_type(filename or path)
-    if _not_modified(c, etag, info.st_mtime):
+    refused = preconditions.evaluate(c.headers, c.method, etag, modified)
+    if refused == 304:  # the validators only: RFC 9110 section 15.4.5
         c.status(304)
         return
+    if refused == 412:
+        c.string(412, "precondition failed: the file is not in the state If-Match / If-Unmodified-Since asks for")
+        return
+    c.header("last-modified", formatdate(modified, usegmt=True))
+    c.header("accept-ranges", "bytes")
+    if attachment or filename:
+        kind = "attachment" if attachment else "inline"
+        c.header("content-disposition", content_disposition(kind, filename or os.path.basename(path)))
+    content_type = _content_type(filename or path)
     start, length, status = 0, size, 200
     requested = c.headers.get("range") if c.method == "GET" else None
-    if_range = c.headers.get("if-range")
-    if requested and (if_range is None or if_range in (etag, last_modified)):
-        chosen = _parse_range(requested, size)
+    if requested is not None and preconditions.range_allowed(c.headers, etag, modified):
+        chosen = byte_range(requested, size)
         if chosen is False:
             c.header("content-range", f"bytes */{size}")
             c.string(416, f"range {requested!r} is outside the file's {size} bytes")
             return
         if chosen is not None:
-            assert not isinstance(chosen, bool)
             start, end = chosen
             length, status = end - start + 1, 206
             c.header("content-range", f"bytes {start}-{end}/{size}")
     if c.method == "HEAD":
-        c.data(status, content_type, b"")
-        c.header("content-length", str(length))
-        c._body_iter = _no_body()
-        return
-    handle = open(path, "rb")  # noqa: SIM115 - closed by _chunks once the body is sent
-    if start:
-        handle.seek(start)
-    if length <= SMALL_FILE:
-        with handle:
+        c.data_from_reader(status, content_type, _no_body(), length)
+    elif length <= SMALL_FILE:
+        with open(path, "rb") as handle:
+            handle.seek(start)
             c.data(status, content_type, handle.read(length))
-        return
-    c.data(status, content_type, b"")
-    c.header("content-length", str(length))
-    c._body_iter = _chunks(handle, length)
+    else:
+        c.data_from_reader(status, content_type, _chunks(path, start, length), length)
 
 
 def safe_join(root: str, relative: str) -> str | None:

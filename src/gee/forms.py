@@ -1,25 +1,24 @@
 """Form bodies: URL-encoded fields, and multipart fields with uploaded files.
 
-Multipart parsing is python-multipart's; files go to a SpooledTemporaryFile, so a
-large upload is written to disk instead of held in memory. The body still counts
-against the context's ``max_body_bytes``.
+The parser takes the request's headers and its body as a stream of bytes, as Starlette's form parsers do, so it
+knows nothing of the context; ``c.form()`` hands it the body source that every reader shares. Multipart parsing
+is python-multipart's; files go to a SpooledTemporaryFile. Names are UTF-8 (RFC 7578 section 4.2: a field name
+or file name in another script is sent as its UTF-8 bytes), and a body that ends before its closing boundary is
+refused (400) rather than losing its last part.
 """
 
 from __future__ import annotations
 
 import asyncio
 import tempfile
-from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterable, Iterator, Mapping
+from typing import Any
 from urllib.parse import parse_qsl
 
 from python_multipart.exceptions import MultipartParseError
-from python_multipart.multipart import MultipartParser, parse_options_header
+from python_multipart.multipart import MultipartParser, MultipartState, parse_options_header
 
 from gee.errors import HTTPError
-
-if TYPE_CHECKING:
-    from gee.context import Context
 
 MAX_FIELDS = 1000
 MAX_FILES = 100
@@ -94,16 +93,17 @@ class Form(Mapping[str, "str | UploadFile"]):
                 value.close()
 
 
-async def parse_form(c: Context) -> Form:
-    content_type, options = parse_options_header(c.headers.get("content-type", ""))
+async def parse_form(headers: Mapping[str, str], body: AsyncIterable[bytes]) -> Form:
+    """The form in ``body``, by the ``Content-Type`` in ``headers``: 415 for another type, 400 when malformed."""
+    content_type, options = parse_options_header(headers.get("content-type", ""))
     kind = content_type.decode("latin-1").lower()
     if kind == "application/x-www-form-urlencoded":
-        return await _parse_urlencoded(c)
+        return _parse_urlencoded(b"".join([chunk async for chunk in body]))
     if kind == "multipart/form-data":
         boundary = options.get(b"boundary")
         if not boundary:
             raise HTTPError(400, "multipart/form-data request has no boundary in its Content-Type")
-        return await _parse_multipart(c, boundary)
+        return await _parse_multipart(boundary, body)
     raise HTTPError(
         415,
         f"cannot read a form from content type {kind or 'none'!r}; "
@@ -111,8 +111,7 @@ async def parse_form(c: Context) -> Form:
     )
 
 
-async def _parse_urlencoded(c: Context) -> Form:
-    raw = await c.body()
+def _parse_urlencoded(raw: bytes) -> Form:
     try:
         text = raw.decode("utf-8")
         pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FIELDS, errors="strict")
@@ -123,6 +122,13 @@ async def _parse_urlencoded(c: Context) -> Form:
     return Form(list(pairs))
 
 
+def _utf8(raw: bytes, what: str) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise HTTPError(400, f"multipart {what} is not UTF-8 (RFC 7578 section 4.2): {raw!r}") from exc
+
+
 class _MultipartCollector:
     """Receives python-multipart's callbacks and builds the form's items."""
 
@@ -130,14 +136,14 @@ class _MultipartCollector:
         self.items: list[tuple[str, str | UploadFile]] = []
         self.header_field = b""
         self.header_value = b""
-        self.headers: dict[str, str] = {}
+        self.raw_headers: dict[str, bytes] = {}
         self.data = bytearray()
         self.upload: UploadFile | None = None
         self.name = ""
         self.files = 0
 
     def on_part_begin(self) -> None:
-        self.headers = {}
+        self.raw_headers = {}
         self.data = bytearray()
         self.upload = None
 
@@ -148,24 +154,26 @@ class _MultipartCollector:
         self.header_value += data[start:end]
 
     def on_header_end(self) -> None:
-        self.headers[self.header_field.decode("latin-1").lower()] = self.header_value.decode("utf-8", "replace")
+        self.raw_headers[self.header_field.decode("latin-1").lower()] = self.header_value
         self.header_field = b""
         self.header_value = b""
 
     def on_headers_finished(self) -> None:
-        disposition, options = parse_options_header(self.headers.get("content-disposition", ""))
+        # Parsed as Latin-1, which keeps every byte, so that the names' UTF-8 bytes come back whole.
+        disposition, options = parse_options_header(self.raw_headers.get("content-disposition", b"").decode("latin-1"))
         if disposition != b"form-data" or b"name" not in options:
             raise HTTPError(400, "multipart part has no 'Content-Disposition: form-data; name=...' header")
-        self.name = options[b"name"].decode("utf-8", "replace")
+        self.name = _utf8(options[b"name"], "field name")
+        if len(self.items) >= MAX_FIELDS:
+            raise HTTPError(400, f"multipart body has more than {MAX_FIELDS} parts")
         if b"filename" in options:
             self.files += 1
             if self.files > MAX_FILES:
                 raise HTTPError(400, f"multipart body has more than {MAX_FILES} files")
-            filename = options[b"filename"].decode("utf-8", "replace")
-            content_type = self.headers.get("content-type", "application/octet-stream")
-            self.upload = UploadFile(filename, content_type, self.headers)
-        if len(self.items) >= MAX_FIELDS:
-            raise HTTPError(400, f"multipart body has more than {MAX_FIELDS} parts")
+            filename = _utf8(options[b"filename"], "file name")
+            headers = {name: _text(value) for name, value in self.raw_headers.items()}
+            content_type = headers.get("content-type", "application/octet-stream")
+            self.upload = UploadFile(filename, content_type, headers)
 
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
         if self.upload is not None:
@@ -173,6 +181,12 @@ class _MultipartCollector:
             self.upload.size += end - start
         else:
             self.data += data[start:end]
+
+    def close(self) -> None:
+        """Close the files of a form that will not be handed out, the one being received included."""
+        Form(self.items).close()
+        if self.upload is not None:
+            self.upload.close()
 
     def on_part_end(self) -> None:
         if self.upload is not None:
@@ -185,7 +199,15 @@ class _MultipartCollector:
             raise HTTPError(400, f"multipart field {self.name!r} is not UTF-8") from exc
 
 
-async def _parse_multipart(c: Context, boundary: bytes) -> Form:
+def _text(value: bytes) -> str:
+    """A part's header value: UTF-8 as RFC 7578 sends it, else the bytes one to one (Latin-1)."""
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        return value.decode("latin-1")
+
+
+async def _parse_multipart(boundary: bytes, body: AsyncIterable[bytes]) -> Form:
     collector = _MultipartCollector()
     callbacks: Any = {
         name: getattr(collector, name)
@@ -201,13 +223,19 @@ async def _parse_multipart(c: Context, boundary: bytes) -> Form:
     }
     parser = MultipartParser(boundary, callbacks)
     try:
-        async for chunk in c.stream_body():
-            parser.write(chunk)
-        parser.finalize()
-    except MultipartParseError as exc:
-        Form(collector.items).close()
-        raise HTTPError(400, f"malformed multipart body: {exc}") from exc
+        try:
+            async for chunk in body:
+                parser.write(chunk)
+            parser.finalize()
+        except MultipartParseError as exc:
+            raise HTTPError(400, f"malformed multipart body: {exc}") from exc
+        if parser.state != MultipartState.END:
+            raise HTTPError(
+                400,
+                f"multipart body ends before its closing boundary '--{boundary.decode('latin-1')}--': "
+                "it was cut short; send the whole body",
+            )
     except BaseException:
-        Form(collector.items).close()
+        collector.close()
         raise
     return Form(collector.items)

@@ -7,9 +7,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from gee.handlers import ensure_async
+from gee.types import Handler
 
 if TYPE_CHECKING:
-    from gee.context import Handler
     from gee.engine import Engine
     from gee.router import Route
 

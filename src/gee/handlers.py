@@ -9,8 +9,10 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
+from gee.types import Handler
+
 if TYPE_CHECKING:
-    from gee.context import Context, Handler
+    from gee.context import Context
 
 # Sync handlers that call ``c.next()`` hold their thread while the rest of the chain
 # runs, so the pool is larger than the CPU count (anyio uses 40 for the same reason).
@@ -26,12 +28,10 @@ def ensure_async(handler: Callable[[Context], Any]) -> Handler:
 
     @functools.wraps(handler)
     async def run_in_thread(c: Context) -> None:
-        loop = c.engine.loop = asyncio.get_running_loop()
-        c._in_worker = True
-        try:
-            await loop.run_in_executor(_pool, handler, c)
-        finally:
-            c._in_worker = False
+        loop = c.engine.loop = asyncio.get_running_loop()  # where the thread's c.next() runs the chain
+        result = await loop.run_in_executor(_pool, handler, c)
+        if inspect.isawaitable(result):  # a plain function handing back a coroutine: `lambda c: c.sse(events())`
+            await result
 
     return run_in_thread
 

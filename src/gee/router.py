@@ -162,19 +162,20 @@ class Router:
     def find(self, method: str, path: str) -> Match | None:
         """Match a raw request path; parameter values come back percent-decoded.
 
-        Raises PathDecodeError when the path holds an escape that is not UTF-8.
+        Raises PathDecodeError when the path holds an escape that is not UTF-8, whatever the method, so a
+        path answers alike for every method (the engine answers 400).
         """
         static = self._static.get(method)
         if static is not None:
             route = static.get(path)
             if route is not None:
                 return route, []
-        root = self._roots.get(method)
-        if root is None:
-            return None
         segments = path.split("/")
         if "%" in path:
             segments = [_decode_segment(s) for s in segments]
+        root = self._roots.get(method)
+        if root is None:
+            return None
         # Greedy walk, inlined for speed: the static child if any, else the param child.
         values: list[str] = []
         node = root

@@ -22,7 +22,6 @@ from typing import Any
 import numpy as np
 
 import gee
-from gee.context import ClientDisconnected
 from segserve.errors import ServiceError, bad_input
 from segserve.pool import Overloaded
 from segserve.service import Service
@@ -138,7 +137,7 @@ def build_engine(
         except ServiceError as error:
             status = error.status
             _answer_error(c, error)
-        except ClientDisconnected:
+        except gee.ClientDisconnected:
             status = 499
             raise
         except Exception as exc:

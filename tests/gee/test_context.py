@@ -213,3 +213,60 @@ def test_bind_query_validates_into_a_dataclass():
         response = client.get("/?page=two")
         assert response.status_code == 400
         assert response.json()["fields"][0]["field"] == "page"
+
+
+def test_a_plain_function_that_returns_a_coroutine_is_awaited():
+    async def events():
+        yield "one"
+
+    r = gee.Engine()
+    r.get("/events", lambda c: c.sse(events()))
+    r.get("/stream", lambda c: c.stream(200, [b"a", "b"], "text/plain"))
+    with TestClient(r) as client:
+        assert client.get("/events").text == "data: one\n\n"
+        assert client.get("/stream").text == "ab"
+
+
+def test_data_from_reader_is_sent_after_the_chain_with_its_length():
+    async def chunks():
+        yield b"hello "
+        yield b"world"
+
+    r = gee.Engine()
+
+    async def stamp(c: gee.Context) -> None:
+        await c.next()
+        c.header("x-written", str(c.response_written))
+
+    r.use(stamp)
+    r.get("/", lambda c: c.data_from_reader(200, "text/plain", chunks(), 11))
+    r.get("/none", lambda c: c.status(204))
+    with TestClient(r) as client:
+        response = client.get("/")
+        assert response.text == "hello world" and response.headers["content-length"] == "11"
+        assert response.headers["x-written"] == "True"
+        assert client.get("/none").headers["x-written"] == "False"
+
+
+def test_abort_with_error_and_reset_response():
+    r = gee.Engine()
+
+    async def guard(c: gee.Context) -> None:
+        c.header("x-partial", "1")
+        c.abort_with_error(gee.HTTPError(409, "busy", retry=True))
+
+    r.get("/", guard, lambda c: c.string(200, "never"))
+
+    @r.get("/reset")
+    async def reset(c: gee.Context) -> None:
+        c.header("x-partial", "1")
+        c.string(201, "half")
+        assert c.reset_response()
+        c.string(200, "clean")
+
+    with TestClient(r) as client:
+        response = client.get("/")
+        assert response.status_code == 409 and response.json() == {"error": "busy", "retry": True}
+        assert "x-partial" not in response.headers
+        response = client.get("/reset")
+        assert (response.status_code, response.text, "x-partial" in response.headers) == (200, "clean", False)

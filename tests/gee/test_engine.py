@@ -183,3 +183,106 @@ def test_websocket_scope_is_closed_not_crashed():
 
     asyncio.run(r({"type": "websocket", "path": "/"}, receive, send))
     assert sent == [{"type": "websocket.close", "code": 1003}]
+
+
+@pytest.mark.parametrize("handle_method_not_allowed", [True, False])
+@pytest.mark.parametrize("method", ["GET", "POST", "DELETE"])
+@pytest.mark.parametrize("path", ["/x%FF", "/x%FF/", "/x/%FF", "/%C3", "/x%ff%fe"])
+def test_undecodable_path_answers_400_from_every_lookup(handle_method_not_allowed, method, path):
+    # Every lookup (the route's, the trailing-slash redirect's and the 405's) decodes the path, so a path that
+    # cannot be decoded answers 400 whatever the method and whichever lookup meets it first.
+    r = gee.Engine(handle_method_not_allowed=handle_method_not_allowed)
+    r.get("/x", lambda c: c.string(200, "x"))
+    with TestClient(r) as client:
+        response = client.request(method, path)
+    assert response.status_code == 400
+    assert "UTF-8" in response.json()["error"]
+
+
+def test_undecodable_path_runs_the_engine_middleware_so_the_logger_sees_the_400(caplog):
+    r = gee.default(handle_method_not_allowed=True)
+    r.get("/x", lambda c: c.string(200, "x"))
+    with caplog.at_level(logging.INFO, logger="gee.access"), TestClient(r) as client:
+        assert client.post("/x%FF").status_code == 400
+    assert any("| 400 |" in rec.getMessage() for rec in caplog.records if rec.name == "gee.access")
+
+
+def test_undecodable_path_over_real_http_answers_400_not_500(serve):
+    from tests.conftest import raw_request
+
+    r = gee.default(handle_method_not_allowed=True)
+    r.get("/x", lambda c: c.string(200, "x"))
+    with serve(r) as url:
+        for line in (b"POST /x%FF HTTP/1.1", b"PUT /x%FF/ HTTP/1.1", b"GET /x%FF HTTP/1.1"):
+            answer = raw_request(url, line + b"\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            assert answer.startswith(b"HTTP/1.1 400 "), answer[:80]
+            assert b"UTF-8" in answer
+
+
+def test_method_not_allowed_chain_sees_its_status_and_allow_header():
+    seen: list[tuple[int, str]] = []
+    r = gee.Engine(handle_method_not_allowed=True)
+
+    async def watch(c: gee.Context) -> None:
+        seen.append((c.response_status, c.response_headers.get("allow", "")))
+
+    r.use(watch)
+    r.get("/thing", lambda c: c.string(200, "got"))
+    with TestClient(r) as client:
+        assert client.post("/thing").status_code == 405
+    assert seen == [(405, "GET")]
+
+
+def test_trailing_slash_redirect_keeps_the_query_as_sent():
+    r = gee.Engine()
+    r.get("/wiki/:page", lambda c: c.string(200, c.param("page")))
+    with TestClient(r, follow_redirects=False) as client:
+        response = client.get("/wiki/%E6%97%A5/?q=%E6%9C%AC&x=a+b")
+    assert response.status_code == 301
+    assert response.headers["location"] == "/wiki/%E6%97%A5?q=%E6%9C%AC&x=a+b"
+
+
+def test_http_error_raised_by_middleware_still_lets_outer_middleware_finish():
+    order: list[str] = []
+    r = gee.Engine()
+
+    async def outer(c: gee.Context) -> None:
+        await c.next()
+        order.append(f"outer saw {c.response_status}")
+
+    async def refuse(c: gee.Context) -> None:
+        c.header("x-half-built", "yes")
+        raise gee.HTTPError(403, "not you")
+
+    r.use(outer, refuse)
+    r.get("/", lambda c: order.append("handler"))
+    with TestClient(r) as client:
+        response = client.get("/")
+    assert response.status_code == 403 and response.json() == {"error": "not you"}
+    assert "x-half-built" not in response.headers
+    assert order == ["outer saw 403"]
+
+
+def test_client_that_leaves_while_the_body_is_read_gets_no_answer_and_recovery_stays_quiet(caplog):
+    import asyncio
+
+    r = gee.default()
+
+    @r.post("/upload")
+    async def upload(c: gee.Context) -> None:
+        c.string(200, str(len(await c.body())))
+
+    sent: list[dict] = []
+    messages = [{"type": "http.request", "body": b"part", "more_body": True}, {"type": "http.disconnect"}]
+
+    async def receive() -> dict:
+        return messages.pop(0)
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/upload", "raw_path": b"/upload", "headers": []}
+    with caplog.at_level(logging.ERROR):
+        asyncio.run(r(scope, receive, send))
+    assert sent == []
+    assert "recovered" not in caplog.text and "unhandled" not in caplog.text

@@ -110,3 +110,14 @@ def test_body_limit_per_group():
         response = client.post("/small/", content=b"12345")
         assert response.status_code == 413 and "limit of 4 bytes" in response.json()["error"]
         assert client.post("/big", content=b"x" * 1000).text == "1000"
+
+
+def test_middleware_refuse_header_text_http_cannot_carry_when_made_not_per_request():
+    import pytest
+
+    with pytest.raises(ValueError, match="www-authenticate"):
+        gee.basic_auth({"ada": "pw"}, realm="管理")
+    with pytest.raises(ValueError, match="www-authenticate"):
+        gee.token_auth("a-long-random-api-token", realm="line\r\nbreak")
+    with pytest.raises(ValueError, match="content-security-policy"):
+        gee.secure_headers(csp="default-src 'self' — strict")

@@ -7,8 +7,11 @@ import hmac
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from gee.headers import field_value
+
 if TYPE_CHECKING:
-    from gee.context import Context, Handler
+    from gee.context import Context
+    from gee.types import Handler
 
 AUTH_USER_KEY = "user"
 
@@ -29,6 +32,7 @@ def basic_auth(accounts: Mapping[str, str], realm: str = "Authorization Required
         token = base64.b64encode(f"{user}:{password}".encode()).decode()
         expected.append((f"Basic {token}".encode(), user))
     challenge = f'Basic realm="{realm}", charset="UTF-8"'
+    field_value("www-authenticate", challenge)  # a realm HTTP cannot carry fails here, not on every request
 
     async def authenticate(c: Context) -> None:
         given = c.headers.get("authorization", "").encode("latin-1")

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 from gee.errors import HTTPError
 
 if TYPE_CHECKING:
-    from gee.context import Context, Handler
+    from gee.context import Context
+    from gee.types import Handler
 
 
 def body_limit(max_bytes: int) -> Handler:

@@ -10,7 +10,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from gee.context import Context, Handler
+    from gee.context import Context
+    from gee.types import Handler
 
 
 @dataclass(frozen=True)

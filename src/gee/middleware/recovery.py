@@ -6,8 +6,11 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from gee.errors import ClientDisconnected
+
 if TYPE_CHECKING:
-    from gee.context import Context, Handler
+    from gee.context import Context
+    from gee.types import Handler
 
 log = logging.getLogger("gee.recovery")
 
@@ -22,14 +25,14 @@ def recovery(handle: Callable[[Context, Exception], Awaitable[Any] | Any] | None
     async def recover(c: Context) -> None:
         try:
             await c.next()
+        except ClientDisconnected:
+            raise  # nobody to answer: the engine ends the request
         except Exception as exc:
             log.exception("recovered from an exception in %s %s", c.method, c.path)
             c.errors.append(exc)
             c.abort()
-            if c.response_started:  # a stream already went out: all we can do is stop
+            if not c.reset_response():  # a stream already went out: all we can do is stop
                 return
-            c._headers = []
-            c._body_iter = None
             if handle is None:
                 c.string(500, "Internal Server Error")
                 return

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from gee.headers import field_value
+
 if TYPE_CHECKING:
-    from gee.context import Context, Handler
+    from gee.context import Context
+    from gee.types import Handler
 
 DEFAULT_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
@@ -21,6 +24,7 @@ DEFAULT_CSP = (
 def secure_headers(csp: str = DEFAULT_CSP) -> Handler:
     """Set ``X-Content-Type-Options``, ``X-Frame-Options``, ``Referrer-Policy`` and ``Content-Security-Policy``
     (``csp``; empty: none) before the handlers run, so error answers carry them too."""
+    field_value("content-security-policy", csp)  # a policy HTTP cannot carry fails here, not on every request
 
     async def harden(c: Context) -> None:
         c.header("x-content-type-options", "nosniff")

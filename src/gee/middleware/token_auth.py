@@ -11,8 +11,11 @@ import binascii
 import hmac
 from typing import TYPE_CHECKING
 
+from gee.headers import field_value
+
 if TYPE_CHECKING:
-    from gee.context import Context, Handler
+    from gee.context import Context
+    from gee.types import Handler
 
 
 def token_auth(token: str, realm: str = "api") -> Handler:
@@ -21,6 +24,7 @@ def token_auth(token: str, realm: str = "api") -> Handler:
         raise ValueError("an API token must be at least 16 characters; make one with `make secret`")
     expected = token.encode()
     challenge = f'Basic realm="{realm}", charset="UTF-8"'
+    field_value("www-authenticate", challenge)  # a realm HTTP cannot carry fails here, not on every request
 
     async def authenticate(c: Context) -> None:
         scheme, _, value = c.headers.get("authorization", "").partition(" ")
