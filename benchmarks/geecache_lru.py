@@ -5,8 +5,11 @@ entries, read-through: each request is a get, and a miss inserts the key. Every
 cache sees the same stream; rounds are interleaved and medians reported, with the
 cyclic garbage collector off during the runs (as timeit does).
 
-- geecache ``LRUCache`` (hand-written hash map + doubly linked list, with its lock)
-- ``cachetools.LRUCache``, an ``OrderedDict`` LRU, ``functools.lru_cache``
+- geecache ``LRUCache`` (an ``OrderedDict``, as groupcache's ``container/list``, with its
+  byte bound, hit/miss/eviction counters and TTL side map; without its lock)
+- ``cachetools.LRUCache``, a bare inline ``OrderedDict`` LRU (no method calls, no
+  counters, no byte count: the floor of the structure), the same behind ``get``/``add``
+  methods only (the floor of any cache object), ``functools.lru_cache``
 - geecache ``S3FIFOCache`` (the admission/eviction policy beyond LRU) beside
   theine's W-TinyLFU, for hit ratio and time per operation.
 
@@ -87,6 +90,41 @@ def run_ordereddict(stream: list[str], capacity: int) -> tuple[float, float]:
     return time.perf_counter() - start, hits / len(stream)
 
 
+class MethodsOnly:
+    """An OrderedDict LRU behind ``get``/``add`` methods and nothing else: the price of the method calls alone,
+    which any cache object pays (no counters, no byte count, no TTL)."""
+
+    def __init__(self, capacity: int):
+        self.capacity = capacity
+        self.entries: OrderedDict[str, bytes] = OrderedDict()
+        self.lookup = self.entries.get
+        self.touch = self.entries.move_to_end
+
+    def get(self, key: str) -> bytes | None:
+        value = self.lookup(key)
+        if value is not None:
+            self.touch(key)
+        return value
+
+    def add(self, key: str, value: bytes) -> None:
+        self.entries[key] = value
+        if len(self.entries) > self.capacity:
+            self.entries.popitem(last=False)
+
+
+def run_methods_only(stream: list[str], capacity: int) -> tuple[float, float]:
+    cache = MethodsOnly(capacity)
+    get, add = cache.get, cache.add
+    hits = 0
+    start = time.perf_counter()
+    for key in stream:
+        if get(key) is None:
+            add(key, VALUE)
+        else:
+            hits += 1
+    return time.perf_counter() - start, hits / len(stream)
+
+
 def run_lru_cache(stream: list[str], capacity: int) -> tuple[float, float]:
     @functools.lru_cache(maxsize=capacity)
     def load(key: str) -> bytes:
@@ -120,6 +158,7 @@ RUNNERS: dict[str, Runner] = {
     "geecache LRUCache": run_geecache(LRUCache),
     "cachetools.LRUCache": run_cachetools,
     "OrderedDict LRU": run_ordereddict,
+    "OrderedDict LRU, methods only": run_methods_only,
     "functools.lru_cache": run_lru_cache,
     "geecache S3FIFOCache": run_geecache(S3FIFOCache),
     "theine W-TinyLFU": run_theine,

@@ -27,6 +27,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from geecache.bounded import check_ttl
+
 DATE = "x-geecache-date"
 NONCE = "x-geecache-nonce"
 SIGNATURE = "x-geecache-signature"
@@ -62,7 +64,7 @@ class PeerAuth:
                 f"the cluster secret must be at least {MIN_SECRET_BYTES} bytes; make one with `make secret`"
             )
         self._key = secret
-        self.window = window
+        self.window = check_ttl(window, "window")
         self.max_nonces = max_nonces
         self._clock = clock
         self._seen: OrderedDict[str, float] = OrderedDict()

@@ -1,18 +1,48 @@
-"""What every eviction policy of geecache shares: bounds, counters, stats, and a lock for threads."""
+"""What every eviction policy of geecache shares: bounds, counters, stats, a lock for threads, and the rule for
+durations."""
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable, Sized
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 V = TypeVar("V", bound=Sized)
 
 
+def check_ttl(ttl: float, what: str = "ttl") -> float:
+    """``ttl`` if it is a finite number of seconds above 0, else a clear error.
+
+    0 is refused, never read as "no expiry": groupcache forks that took ``ttl=0`` (or an unparsed ``?ttl=``) for
+    "forever" kept values that their callers meant not to keep at all. No expiry is spelled ``None``; negative,
+    NaN and infinite durations are refused too.
+    """
+    if isinstance(ttl, bool) or not isinstance(ttl, int | float):
+        raise TypeError(f"{what} must be a number of seconds, not {type(ttl).__name__}")
+    if not 0 < ttl < math.inf:  # also false for NaN
+        raise ValueError(f"{what} must be a finite number of seconds above 0 (None: no expiry), not {ttl!r}")
+    return float(ttl)
+
+
+@dataclass
+class CacheStats:
+    """groupcache's ``CacheStats``: one cache's size and counters."""
+
+    bytes: int
+    items: int
+    gets: int
+    hits: int
+    evictions: int
+
+
 class BoundedCache(Generic[V]):
     """``max_bytes`` (``len(key) + len(value)``, as groupcache counts) and ``max_entries`` bound
     the cache; 0 leaves a bound off. ``on_evicted(key, value)`` hears of every entry that
-    leaves, replaced ones included."""
+    leaves, replaced ones included. ``ttl`` (seconds, see ``check_ttl``) makes an entry expire."""
+
+    __slots__ = ("_bytes", "_map", "evictions", "hits", "max_bytes", "max_entries", "misses", "on_evicted")
 
     def __init__(
         self,
@@ -46,14 +76,8 @@ class BoundedCache(Generic[V]):
     def __contains__(self, key: str) -> bool:
         return key in self._map
 
-    def stats(self) -> dict[str, int]:
-        return {
-            "bytes": self.nbytes,
-            "items": len(self._map),
-            "gets": self.gets,
-            "hits": self.hits,
-            "evictions": self.evictions,
-        }
+    def stats(self) -> CacheStats:
+        return CacheStats(self.nbytes, len(self._map), self.gets, self.hits, self.evictions)
 
 
 class Locked(Generic[V]):

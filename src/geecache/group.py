@@ -7,25 +7,43 @@ with the local getter when this node owns the key or the peer fails. A peer that
 answers "not found" is believed, not retried locally: that is what keeps a flood
 of queries for missing data off the database (cache penetration), together with
 negative caching on the owner and an optional Bloom filter of keys that exist.
+
+Writes win over loads. groupcache is read-only; its forks that added ``Set`` and
+``Remove`` let a load that began before a write finish after it and cache the old
+value for good (mailgun/groupcache and golang/groupcache issues on stale values
+after ``Set``). Here every load in flight is registered under its key, and a
+write of the key on a node (``set_local``, ``remove_local``, so also a peer's
+invalidation) marks the loads in flight there stale, drops the key from the
+singleflight so that later gets load afresh, and clears every copy derived from
+the data: main, hot and negative cache, and the Bloom filter learns the key (it
+may exist now). A stale load still answers the callers that were waiting for it,
+but keeps nothing. ``set`` and ``remove`` write to the owner first and only then
+drop the other nodes' copies, so a node that reloads meanwhile gets the new value.
 """
 
 from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
+import math
 import random
 import threading
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from geecache import syncloop
 from geecache.bloom import BloomFilter
+from geecache.bounded import check_ttl
 from geecache.byteview import ByteView
-from geecache.errors import KeyNotFound, PeerError
+from geecache.errors import KeyNotFound
 from geecache.lru import LockedLRUCache
-from geecache.peers import PeerPicker
+from geecache.peers import PeerGetter, PeerPicker
 from geecache.s3fifo import LockedS3FIFOCache
 from geecache.singleflight import SingleFlight
+
+log = logging.getLogger("geecache.group")
 
 Getter = Callable[[str], "bytes | Awaitable[bytes]"]
 Cache = LockedLRUCache[ByteView] | LockedS3FIFOCache[ByteView]
@@ -36,22 +54,35 @@ NEGATIVE_CACHE_BYTES = 8 << 20
 """Bytes of "not found" keys a group remembers: keys come from clients, so a count alone would not bound them."""
 
 
+def _counter(help: str) -> Any:
+    return field(default=0, metadata={"help": help})
+
+
 @dataclass
 class Stats:
-    """groupcache's per-group counters."""
+    """groupcache's per-group counters (``Group.Stats``); the help texts are also the Prometheus ones."""
 
-    gets: int = 0  # every get, hits included
-    cache_hits: int = 0  # answered from the main or hot cache
-    peer_loads: int = 0  # values fetched from a peer
-    peer_errors: int = 0  # peer fetches that failed (then loaded locally)
-    loads: int = 0  # gets that missed the caches
-    loads_deduped: int = 0  # loads that ran after singleflight merged concurrent ones
-    local_loads: int = 0  # values the local getter produced
-    local_load_errs: int = 0  # getter failures (not-found excluded)
-    not_found: int = 0  # keys found not to exist, locally or by the owner
-    negative_hits: int = 0  # gets answered "not found" from the negative cache
-    bloom_rejects: int = 0  # gets refused by the Bloom filter without a load
-    server_requests: int = 0  # requests served to peers
+    gets: int = _counter("every get, hits included")
+    cache_hits: int = _counter("gets answered from the main or hot cache")
+    peer_loads: int = _counter("values fetched from a peer")
+    peer_errors: int = _counter("peer fetches that failed (then loaded locally)")
+    loads: int = _counter("gets that missed the caches")
+    loads_deduped: int = _counter("loads that ran after singleflight merged concurrent ones")
+    local_loads: int = _counter("values the local getter produced")
+    local_load_errs: int = _counter("getter failures (not-found excluded)")
+    not_found: int = _counter("keys found not to exist, locally or by the owner")
+    negative_hits: int = _counter('gets answered "not found" from the negative cache')
+    bloom_rejects: int = _counter("gets refused by the Bloom filter without a load")
+    server_requests: int = _counter("requests served to peers")
+
+
+class _Load:
+    """One load in flight. A write of its key marks it stale: it still answers its waiters, but keeps nothing."""
+
+    __slots__ = ("stale",)
+
+    def __init__(self) -> None:
+        self.stale = False
 
 
 class Group:
@@ -59,11 +90,12 @@ class Group:
 
     ``getter(key)`` (plain or async) returns the value as bytes, or raises
     ``KeyNotFound`` for data that does not exist. Values may expire after ``ttl``
-    seconds, each with up to ``ttl_jitter`` of it added at random, so that values
-    loaded together do not all expire together. Not-found answers are remembered
-    for ``negative_ttl`` seconds. ``policy`` picks the eviction policy of the main
-    and hot caches: ``"lru"`` (groupcache's) or ``"s3fifo"`` (a better hit ratio on
-    skewed traffic; see docs/benchmarks.md).
+    seconds (None: never), each with up to ``ttl_jitter`` of it added at random, so
+    that values loaded together do not all expire together. Not-found answers are
+    remembered for ``negative_ttl`` seconds (0: not remembered). Durations are
+    checked by ``bounded.check_ttl``: 0 never means "forever". ``policy`` picks the
+    eviction policy of the main and hot caches: ``"lru"`` (groupcache's) or
+    ``"s3fifo"`` (a better hit ratio on skewed traffic; see docs/benchmarks.md).
     """
 
     def __init__(
@@ -85,27 +117,32 @@ class Group:
             raise ValueError(f"cache_bytes must be >= 0, not {cache_bytes}")
         if not callable(getter):
             raise TypeError(f"getter must be a function of the key, not {getter!r}")
-        if ttl is not None and ttl <= 0:
-            raise ValueError(f"ttl must be positive seconds or None, not {ttl}")
+        if not 0 <= ttl_jitter < math.inf:
+            raise ValueError(f"ttl_jitter must be a finite fraction of the ttl, >= 0, not {ttl_jitter!r}")
+        if negative_ttl != 0:
+            check_ttl(negative_ttl, "negative_ttl (0: not-found answers are not remembered)")
+        if not 0 <= hot_cache_ratio <= 1:
+            raise ValueError(f"hot_cache_ratio must be between 0 and 1, not {hot_cache_ratio!r}")
+        if policy not in POLICIES:
+            raise ValueError(f"policy {policy!r} is not one of {', '.join(POLICIES)}")
         self.name = name
         self.cache_bytes = cache_bytes
         self.getter = getter
-        self.ttl = ttl
+        self.ttl = None if ttl is None else check_ttl(ttl)
         self.ttl_jitter = ttl_jitter
         self.negative_ttl = negative_ttl
         self.bloom = bloom
         self.hot_cache_ratio = hot_cache_ratio
-        if policy not in POLICIES:
-            raise ValueError(f"policy {policy!r} is not one of {', '.join(POLICIES)}")
-        # Locked: get_sync may run the flow on other threads' event loops.
+        # Locked: peers' requests, get_sync and writes may reach one group from several threads.
         self.main_cache: Cache = POLICIES[policy]()
         self.hot_cache: Cache = POLICIES[policy]()
         # Keys come from clients: bounded by bytes (key lengths) as well as by count.
         self.negative_cache: LockedLRUCache[bytes] = LockedLRUCache(max_bytes=NEGATIVE_CACHE_BYTES, max_entries=100_000)
-        self.counters = Stats()
+        self.stats = Stats()
         self.peers: PeerPicker | None = None
-        self._flight: SingleFlight[ByteView] = SingleFlight()
-        self._budget_lock = threading.Lock()
+        self.load_group: SingleFlight[ByteView] = SingleFlight()
+        self._lock = threading.Lock()  # loads in flight, and every change of the caches' contents
+        self._loading: dict[str, list[_Load]] = {}
         self._getter_is_async = inspect.iscoroutinefunction(getter)
 
     def register_peers(self, peers: PeerPicker) -> None:
@@ -119,61 +156,64 @@ class Group:
         """The value for ``key``; raises KeyNotFound when the data does not exist."""
         if not isinstance(key, str):
             raise TypeError(f"keys are str, not {type(key).__name__}")
-        self.counters.gets += 1
-        value = self._cached(key)
+        self.stats.gets += 1
+        value = self._lookup_cache(key)
         if value is not None:
+            self.stats.cache_hits += 1
             return value
         self._refuse_known_missing(key)
-        self.counters.loads += 1
-        value, _ = await self._flight.do(key, lambda: self._load(key))
+        self.stats.loads += 1
+        value, _ = await self.load_group.do(key, lambda: self._load(key))
         return value
 
-    def get_sync(self, key: str, loop: asyncio.AbstractEventLoop | None = None) -> ByteView:
-        """Blocking ``get`` for threaded code: runs on ``loop`` if given (from another thread), else its own."""
-        if loop is not None:
-            return asyncio.run_coroutine_threadsafe(self.get(key), loop).result()
-        return asyncio.run(self.get(key))
+    def get_sync(self, key: str) -> ByteView:
+        """Blocking ``get``, safe from any thread: it runs on the process's one long-lived loop (``syncloop``)."""
+        return syncloop.run(self.get(key))
 
-    def _cached(self, key: str) -> ByteView | None:
+    def _lookup_cache(self, key: str) -> ByteView | None:
         value: ByteView | None = self.main_cache.get(key)
         if value is None:
             value = self.hot_cache.get(key)
-        if value is not None:
-            self.counters.cache_hits += 1
         return value
 
     def _refuse_known_missing(self, key: str) -> None:
         if self.negative_cache.get(key) is not None:
-            self.counters.negative_hits += 1
+            self.stats.negative_hits += 1
             raise KeyNotFound(self.name, key, "remembered as missing")
         if self.bloom is not None and key not in self.bloom:
-            self.counters.bloom_rejects += 1
+            self.stats.bloom_rejects += 1
             raise KeyNotFound(self.name, key, "not in the group's Bloom filter")
 
     async def _load(self, key: str) -> ByteView:
-        self.counters.loads_deduped += 1
+        self.stats.loads_deduped += 1
         # Another load may have filled the cache while this one waited its turn.
-        cached = self._cached(key)
-        if cached is not None:
-            return cached
-        peer = self.peers.pick_peer(key) if self.peers is not None else None
-        if peer is not None:
-            try:
-                value = ByteView(await peer.get(self.name, key))
-            except KeyNotFound:
-                self.counters.not_found += 1
-                raise
-            except PeerError:
-                self.counters.peer_errors += 1  # fall through: load it here instead
-            else:
-                self.counters.peer_loads += 1
-                if random.random() < self.hot_cache_ratio:
-                    self._populate(self.hot_cache, key, value)
-                return value
-        return await self.load_locally(key)
+        value = self._lookup_cache(key)
+        if value is not None:
+            self.stats.cache_hits += 1
+            return value
+        load = self._start_load(key)
+        try:
+            peer = self.peers.pick_peer(key) if self.peers is not None else None
+            if peer is not None:
+                try:
+                    value = ByteView(await peer.get(self.name, key))
+                except KeyNotFound:
+                    self.stats.not_found += 1
+                    raise
+                except Exception as exc:  # any failure of the peer, as in groupcache: load it here instead
+                    self.stats.peer_errors += 1
+                    log.debug("group %s: peer failed for %r, loading locally: %s", self.name, key, exc)
+                else:
+                    self.stats.peer_loads += 1
+                    if random.random() < self.hot_cache_ratio:
+                        self._populate(load, self.hot_cache, key, value)
+                    return value
+            return await self._get_locally(load, key)
+        finally:
+            self._end_load(key, load)
 
-    async def load_locally(self, key: str) -> ByteView:
-        """Run the getter and keep its value in the main cache (this node owns ``key``)."""
+    async def _get_locally(self, load: _Load, key: str) -> ByteView:
+        """Run the getter and keep its value in the main cache (this node owns ``key``, or its owner failed)."""
         try:
             if self._getter_is_async:
                 raw = await self.getter(key)  # type: ignore[misc]
@@ -182,70 +222,118 @@ class Group:
                 if inspect.isawaitable(raw):
                     raw = await raw
         except KeyNotFound:
-            self.counters.not_found += 1
-            self.negative_cache.add(key, b"", ttl=self.negative_ttl)
+            self.stats.not_found += 1
+            if self.negative_ttl:
+                with self._lock:
+                    if not load.stale:
+                        self.negative_cache.add(key, b"", ttl=self.negative_ttl)
             raise
         except Exception:
-            self.counters.local_load_errs += 1
+            self.stats.local_load_errs += 1
             raise
         if not isinstance(raw, bytes | bytearray | memoryview):
-            self.counters.local_load_errs += 1
+            self.stats.local_load_errs += 1
             raise TypeError(
                 f"the getter of group {self.name!r} returned {type(raw).__name__} for key {key!r}; "
                 "it must return bytes (encode strings, e.g. value.encode())"
             )
         value = ByteView(raw)
-        self.counters.local_loads += 1
-        self._populate(self.main_cache, key, value)
+        self.stats.local_loads += 1
+        self._populate(load, self.main_cache, key, value)
         return value
+
+    def _start_load(self, key: str) -> _Load:
+        load = _Load()
+        with self._lock:
+            self._loading.setdefault(key, []).append(load)
+        return load
+
+    def _end_load(self, key: str, load: _Load) -> None:
+        with self._lock:
+            loads = self._loading.get(key)
+            if loads is not None and load in loads:
+                loads.remove(load)
+                if not loads:
+                    del self._loading[key]
+
+    def _populate(self, load: _Load, cache: Cache, key: str, value: ByteView) -> None:
+        """Keep a loaded value, unless a write of ``key`` came after its load began."""
+        with self._lock:
+            if not load.stale:
+                self._add(cache, key, value, self.ttl)
+
+    def _add(self, cache: Cache, key: str, value: ByteView, ttl: float | None) -> None:
+        """Add to ``cache`` (under ``_lock``), then evict until main + hot fit ``cache_bytes`` (groupcache's rule:
+        evict from the hot cache while it holds more than 1/8 of the main cache's bytes, else from the main)."""
+        if self.cache_bytes <= 0:
+            return
+        if ttl is not None:
+            ttl *= 1 + random.uniform(0, self.ttl_jitter)
+        cache.add(key, value, ttl=ttl)
+        main, hot = self.main_cache, self.hot_cache
+        while main.nbytes + hot.nbytes > self.cache_bytes:
+            victim, other = (hot, main) if hot.nbytes > main.nbytes // 8 else (main, hot)
+            if not (victim.remove_oldest() or other.remove_oldest()):
+                break  # both empty: nothing is held
 
     # ----------------------------------------------------------------- writes
 
-    def _populate(self, cache: Cache, key: str, value: ByteView, ttl: float | None = None) -> None:
-        """Add to ``cache``, then evict until main + hot fit ``cache_bytes`` (groupcache's rule:
-        evict from the hot cache while it holds more than 1/8 of the main cache's bytes)."""
-        if self.cache_bytes <= 0:
-            return
-        ttl = ttl if ttl is not None else self.ttl
-        if ttl:
-            ttl *= 1 + random.uniform(0, self.ttl_jitter)
-        cache.add(key, value, ttl=ttl)
-        self.negative_cache.remove(key)
-        with self._budget_lock:
-            while self.main_cache.nbytes + self.hot_cache.nbytes > self.cache_bytes:
-                victim = self.hot_cache if self.hot_cache.nbytes > self.main_cache.nbytes // 8 else self.main_cache
-                if not victim.remove_oldest():
-                    break
-
     def set_local(self, key: str, value: bytes, ttl: float | None = None) -> None:
-        """Store a value in this node's main cache (what the owner does for ``set``)."""
+        """Store a value in this node's main cache (what the owner does for ``set``); ``ttl`` None: the group's."""
         if not isinstance(value, bytes | bytearray | memoryview):
             raise TypeError(f"values are bytes, not {type(value).__name__}")
-        self.hot_cache.remove(key)
-        self._populate(self.main_cache, key, ByteView(value), ttl)
+        ttl = self.ttl if ttl is None else check_ttl(ttl)
+        with self._lock:
+            self._invalidate(key)
+            self._add(self.main_cache, key, ByteView(value), ttl)
 
     def remove_local(self, key: str) -> bool:
-        """Forget ``key`` here: main, hot and negative caches."""
+        """Forget ``key`` here (see ``_invalidate``); True if a cache held it."""
+        with self._lock:
+            return self._invalidate(key)
+
+    def _invalidate(self, key: str) -> bool:
+        """Under ``_lock``: the data of ``key`` changed. Loads in flight here turn stale, later gets load afresh, and
+        every structure derived from the data forgets it: main, hot and negative cache; the Bloom filter, which
+        cannot forget, learns that the key may exist."""
+        for load in self._loading.pop(key, ()):
+            load.stale = True
+        self.load_group.forget(key)
         removed = self.main_cache.remove(key)
         removed = self.hot_cache.remove(key) or removed
-        return self.negative_cache.remove(key) or removed
+        removed = self.negative_cache.remove(key) or removed
+        if self.bloom is not None:
+            self.bloom.add(key)
+        return removed
 
     async def set(self, key: str, value: bytes, ttl: float | None = None) -> None:
-        """Store ``value`` on the owner of ``key`` and drop stale copies everywhere else."""
-        peer = self.peers.pick_peer(key) if self.peers is not None else None
-        if peer is None:
+        """Store ``value`` on the owner of ``key``, then drop the copies everywhere else."""
+        if not isinstance(value, bytes | bytearray | memoryview):
+            raise TypeError(f"values are bytes, not {type(value).__name__}")
+        if ttl is not None:
+            check_ttl(ttl)
+        owner = self.peers.pick_peer(key) if self.peers is not None else None
+        if owner is None:
             self.set_local(key, value, ttl)
         else:
-            await peer.set(self.name, key, value, ttl)
-            self.remove_local(key)
-        if self.peers is not None:
-            await self.peers.broadcast_remove(self.name, key, skip_owner=True)
+            await owner.set(self.name, key, bytes(value), ttl)
+        await self._drop_copies(key, owner)
 
     async def remove(self, key: str) -> None:
-        """Invalidate ``key`` on every peer (and here)."""
-        self.remove_local(key)
+        """Invalidate ``key`` on its owner, then on every other peer (and here)."""
+        owner = self.peers.pick_peer(key) if self.peers is not None else None
+        if owner is None:
+            self.remove_local(key)
+        else:
+            await owner.remove(self.name, key)
+        await self._drop_copies(key, owner)
+
+    async def _drop_copies(self, key: str, owner: PeerGetter | None) -> None:
+        """After the owner has the write: this node's copies (when it is not the owner), then the other peers'."""
+        if owner is not None:
+            self.remove_local(key)
         if self.peers is not None:
-            await self.peers.broadcast_remove(self.name, key, skip_owner=False)
+            await self.peers.broadcast_remove(self.name, key)
 
     def add_known_keys(self, keys: Iterable[str]) -> None:
         """Teach the Bloom filter keys that exist (a group without one gets none)."""
@@ -253,44 +341,3 @@ class Group:
             raise RuntimeError(f"group {self.name!r} has no Bloom filter; pass bloom=BloomFilter(...)")
         for key in keys:
             self.bloom.add(key)
-
-    # ------------------------------------------------------------------ stats
-
-    def stats(self) -> dict[str, Any]:
-        """groupcache's counters, and bytes, items, gets, hits and evictions per cache."""
-        return {
-            "group": self.name,
-            "cache_bytes": self.cache_bytes,
-            "counters": asdict(self.counters),
-            "main_cache": self.main_cache.stats(),
-            "hot_cache": self.hot_cache.stats(),
-            "negative_cache": self.negative_cache.stats(),
-            "in_flight": self._flight.in_flight(),
-        }
-
-
-_groups: dict[str, Group] = {}
-_groups_lock = threading.Lock()
-
-
-def new_group(name: str, cache_bytes: int, getter: Getter, **options: Any) -> Group:
-    """Create and register a group (groupcache's ``NewGroup``); names are unique per process."""
-    with _groups_lock:
-        if name in _groups:
-            raise ValueError(f"a group named {name!r} already exists; use get_group({name!r})")
-        group = _groups[name] = Group(name, cache_bytes, getter, **options)
-        return group
-
-
-def get_group(name: str) -> Group | None:
-    return _groups.get(name)
-
-
-def groups() -> list[Group]:
-    return list(_groups.values())
-
-
-def drop_group(name: str) -> None:
-    """Forget a registered group (for tests and for processes that rebuild their groups)."""
-    with _groups_lock:
-        _groups.pop(name, None)

@@ -11,9 +11,16 @@ client path-escapes everything (a space as ``%20``, never ``+``), which both thi
 server and Go's (which path-decodes) read back intact. So every key, ``/``, ``+``,
 ``%``, spaces, unicode and the empty key included, survives both directions.
 
-Beyond groupcache, on the same base path: ``PUT`` stores a value on its owner,
-``DELETE`` invalidates a key, and a not-found key answers 404 with a body that
-starts ``key not found``, which peers take as an answer rather than a failure.
+Beyond groupcache, on the same base path: ``PUT`` stores a value on its owner
+(``?ttl=S``: finite seconds above 0, else 400), ``DELETE`` invalidates a key, and a
+not-found key answers 404 with a body that starts ``key not found``, which peers
+take as an answer rather than a failure. The client never follows a redirect: Go's
+``ServeMux`` answers a key with a ``.`` or ``..`` segment (``./k``, ``a/../b``,
+``.``) with a redirect to the "cleaned" path, another key, so a redirect is a
+peer failure and the key is loaded here, intact.
+
+Sessions: an aiohttp session belongs to the event loop that made it, so the pool
+keeps one per loop (a node's server loop, ``get_sync``'s loop, a caller's own).
 
 Trust (``geecache.auth``): with a cluster secret (``auth=PeerAuth(...)``) every
 peer route, reads included, needs a signed request and every answer is signed; a
@@ -28,8 +35,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote_plus
 
@@ -38,7 +46,9 @@ from google.protobuf.message import DecodeError
 from yarl import URL
 
 import gee
+from geecache import metrics
 from geecache.auth import AuthError, PeerAuth
+from geecache.bounded import check_ttl
 from geecache.errors import KeyNotFound, PeerError
 from geecache.group import Group
 from geecache.groupcache_pb2 import GetResponse
@@ -95,7 +105,8 @@ class HTTPPeer:
         target = URL(url, encoded=True)
         headers = self.auth.sign_request(method, target.raw_path_qs, body or b"") if self.auth else {}
         try:
-            async with self._session().request(method, target, data=body, headers=headers) as response:
+            request = self._session().request(method, target, data=body, headers=headers, allow_redirects=False)
+            async with request as response:
                 payload = await response.read()
                 status, answer_headers = response.status, response.headers
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
@@ -123,7 +134,7 @@ class HTTPPeer:
         raise PeerError(f"peer {self.base_url} answered {status} to GET {url}: {text}")
 
     async def set(self, group: str, key: str, value: bytes, ttl: float | None) -> None:
-        url = self.url(group, key) + (f"?ttl={ttl!r}" if ttl else "")
+        url = self.url(group, key) + ("" if ttl is None else f"?ttl={check_ttl(ttl)!r}")
         await self._write("PUT", url, value)
 
     async def remove(self, group: str, key: str) -> None:
@@ -166,6 +177,7 @@ class HTTPPool:
             raise ValueError(f"self_url must be a base URL such as http://127.0.0.1:8001, not {self_url!r}")
         if not base_path.startswith("/") or not base_path.endswith("/"):
             raise ValueError(f"base_path must start and end with '/', not {base_path!r}")
+        check_ttl(timeout, "timeout")
         self.self_url = self_url.rstrip("/")
         self.base_path = base_path
         self.replicas = replicas
@@ -176,8 +188,11 @@ class HTTPPool:
         self.trusted_network = trusted_network and auth is None
         self.ring = Ring(replicas, hash_fn)
         self._peers: dict[str, HTTPPeer] = {}
-        self._session: aiohttp.ClientSession | None = None
+        self._sessions: dict[asyncio.AbstractEventLoop, aiohttp.ClientSession] = {}
+        self._sessions_lock = threading.Lock()
         self._rates: dict[str, _MinuteRate] = {}
+        # The one group registry (groupcache's GetGroup looks in a process-wide map): a node serves the groups
+        # registered with its pool, so several nodes, each with a group of the same name, share a process.
         self.groups: dict[str, Group] = {}
 
     # ------------------------------------------------------------ membership
@@ -211,9 +226,10 @@ class HTTPPool:
     def owner(self, key: str) -> str:
         return self.ring.get(key) or self.self_url
 
-    async def broadcast_remove(self, group: str, key: str, skip_owner: bool) -> None:
+    async def broadcast_remove(self, group: str, key: str) -> None:
+        """Invalidate ``key`` on every other peer but its owner, which the writer has already written to."""
         owner = self.ring.get(key)
-        targets = [p for url, p in self._peers.items() if not (skip_owner and url == owner)]
+        targets = [p for url, p in self._peers.items() if url != owner]
         results = await asyncio.gather(*(p.remove(group, key) for p in targets), return_exceptions=True)
         failed = [str(r) for r in results if isinstance(r, BaseException)]
         if failed:
@@ -230,17 +246,32 @@ class HTTPPool:
     # ---------------------------------------------------------------- client
 
     def session(self) -> aiohttp.ClientSession:
-        """The shared client session, made on first use inside the running event loop."""
-        if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(limit=self.max_connections, limit_per_host=self.max_connections)
-            timeout = aiohttp.ClientTimeout(total=self.timeout, connect=self.timeout)
-            self._session = aiohttp.ClientSession(connector=connector, timeout=timeout, auto_decompress=False)
-        return self._session
+        """The running event loop's client session, made on its first use there."""
+        loop = asyncio.get_running_loop()
+        with self._sessions_lock:
+            session = self._sessions.get(loop)
+            if session is None or session.closed:
+                for ended in [other for other in self._sessions if other.is_closed()]:
+                    del self._sessions[ended]  # a closed loop took its connections with it
+                connector = aiohttp.TCPConnector(limit=self.max_connections, limit_per_host=self.max_connections)
+                timeout = aiohttp.ClientTimeout(total=self.timeout, connect=self.timeout)
+                session = aiohttp.ClientSession(connector=connector, timeout=timeout, auto_decompress=False)
+                self._sessions[loop] = session
+            return session
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        """At shutdown: close every session, this loop's here, another running loop's on that loop (waiting
+        ``timeout`` at most). A caller done with a loop of its own closes just that loop's session instead:
+        ``await pool.session().close()``."""
+        here = asyncio.get_running_loop()
+        with self._sessions_lock:
+            sessions, self._sessions = self._sessions, {}
+        for loop, session in sessions.items():
+            if loop is here:
+                await session.close()
+            elif loop.is_running():
+                closing = asyncio.run_coroutine_threadsafe(session.close(), loop)
+                await asyncio.wait_for(asyncio.wrap_future(closing), self.timeout)
 
     # ---------------------------------------------------------------- server
 
@@ -253,7 +284,6 @@ class HTTPPool:
         engine.get("/_geecache/stats", self._guard(self._serve_stats, write=False))
         engine.get("/_geecache/peers", self._guard(self._serve_peers, write=False))
         engine.put("/_geecache/peers", self._guard(self._serve_set_peers, write=True))
-        engine.get("/metrics", self._serve_metrics)
         engine.on_shutdown(self.close)
 
     def _guard(self, serve: Callable[[gee.Context, bytes], Any], write: bool) -> Callable[[gee.Context], Any]:
@@ -286,9 +316,11 @@ class HTTPPool:
         return guarded
 
     def engine(self) -> gee.Engine:
+        """A node's peer listener: the protocol (``mount``) and the groups' Prometheus metrics at ``/metrics``."""
         engine = gee.Engine(redirect_trailing_slash=False, max_body_bytes=64 << 20)
         engine.use(gee.recovery())
         self.mount(engine)
+        metrics.mount(engine, self.groups.values)
         return engine
 
     def _group_and_key(self, c: gee.Context) -> tuple[Group, str]:
@@ -308,7 +340,7 @@ class HTTPPool:
 
     async def _serve_get(self, c: gee.Context, _: bytes) -> tuple[int, str, bytes]:
         group, key = self._group_and_key(c)
-        group.counters.server_requests += 1
+        group.stats.server_requests += 1
         rate = self._rates.get(group.name)
         if rate is None:
             rate = self._rates[group.name] = _MinuteRate()
@@ -324,9 +356,10 @@ class HTTPPool:
         group, key = self._group_and_key(c)
         ttl_text = c.query("ttl")
         try:
-            ttl = float(ttl_text) if ttl_text else None
+            ttl = None if ttl_text is None else check_ttl(float(ttl_text))
         except ValueError as exc:
-            raise gee.HTTPError(400, f"ttl must be seconds as a number, not {(ttl_text or '')[:40]!r}") from exc
+            shown = (ttl_text or "")[:40]
+            raise gee.HTTPError(400, f"ttl must be a finite number of seconds above 0, not {shown!r}") from exc
         group.set_local(key, body, ttl)
         return 204, TEXT, b""
 
@@ -353,31 +386,6 @@ class HTTPPool:
         return 200, JSON, json.dumps({"self": self.self_url, "peers": self.peers}).encode()
 
     async def _serve_stats(self, c: gee.Context, _: bytes) -> tuple[int, str, bytes]:
-        stats = {"self": self.self_url, "peers": self.peers, "groups": [g.stats() for g in self.groups.values()]}
+        groups = [metrics.snapshot(group) for group in self.groups.values()]
+        stats = {"self": self.self_url, "peers": self.peers, "groups": groups}
         return 200, JSON, json.dumps(stats).encode()
-
-    async def _serve_metrics(self, c: gee.Context) -> None:
-        c.data(200, "text/plain; version=0.0.4; charset=utf-8", prometheus_text(self.groups.values()).encode())
-
-
-def prometheus_text(groups: Iterable[Group]) -> str:
-    """Every group's counters and cache sizes in Prometheus' text exposition format."""
-    lines: list[str] = []
-    counters: dict[str, list[str]] = {}
-    gauges: dict[str, list[str]] = {}
-    for group in groups:
-        stats = group.stats()
-        label = group.name.replace("\\", "\\\\").replace('"', '\\"')
-        for name, value in stats["counters"].items():
-            counters.setdefault(f"geecache_{name}_total", []).append(f'{{group="{label}"}} {value}')
-        for cache in ("main_cache", "hot_cache"):
-            for name, value in stats[cache].items():
-                kind = "gauge" if name in ("bytes", "items") else "counter"
-                metric = f"geecache_cache_{name}" + ("_total" if kind == "counter" else "")
-                target = gauges if kind == "gauge" else counters
-                target.setdefault(metric, []).append(f'{{group="{label}",cache="{cache[:-6]}"}} {value}')
-    for kind, metrics in (("counter", counters), ("gauge", gauges)):
-        for metric, samples in sorted(metrics.items()):
-            lines.append(f"# TYPE {metric} {kind}")
-            lines.extend(f"{metric}{sample}" for sample in samples)
-    return "\n".join(lines) + "\n"

@@ -21,9 +21,11 @@ import uvicorn
 
 import gee
 from gee.serving import guarded_protocol
+from geecache import metrics
 from geecache.auth import SECRET_ENV, PeerAuth, load_secret
+from geecache.bounded import check_ttl
 from geecache.errors import KeyNotFound
-from geecache.group import Group, new_group
+from geecache.group import Group
 from geecache.http import DEFAULT_BASE_PATH, HTTPPool
 
 log = logging.getLogger("geecache.node")
@@ -66,7 +68,7 @@ def api_engine(group: Group, pool: HTTPPool) -> gee.Engine:
             return
         c.data(200, "application/octet-stream", value.bytes())
 
-    api.get("/api/stats", lambda c: c.json(200, {"self": pool.self_url, "group": group.stats()}))
+    api.get("/api/stats", lambda c: c.json(200, {"self": pool.self_url, "group": metrics.snapshot(group)}))
     return api
 
 
@@ -85,7 +87,7 @@ def listen(host: str, port: int) -> socket.socket:
 
 async def serve(args: argparse.Namespace) -> None:
     getter = load_getter(args.getter)
-    group = new_group(args.group, args.cache_bytes, getter, ttl=args.ttl, negative_ttl=args.negative_ttl)
+    group = Group(args.group, args.cache_bytes, getter, ttl=args.ttl, negative_ttl=args.negative_ttl)
     pool = HTTPPool(
         args.self_url,
         args.base_path,
@@ -148,6 +150,23 @@ def peer_list(text: str) -> list[str]:
     return peers
 
 
+def seconds(text: str) -> float:
+    """argparse type: a duration, finite and above 0 (``check_ttl``)."""
+    try:
+        return check_ttl(float(text))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"must be a finite number of seconds above 0, not {text!r}") from exc
+
+
+def seconds_or_zero(text: str) -> float:
+    """argparse type: ``seconds``, or 0 for "not at all"."""
+    try:
+        zero = float(text) == 0
+    except ValueError:
+        zero = False
+    return 0.0 if zero else seconds(text)
+
+
 def non_negative_int(text: str) -> int:
     value = int(text)
     if value < 0:
@@ -170,9 +189,11 @@ def main(argv: list[str] | None = None) -> None:
     node.add_argument("--app-dir", default=".", help="folder put first on sys.path to import the getter")
     node.add_argument("--base-path", default=DEFAULT_BASE_PATH)
     node.add_argument("--replicas", type=int, default=50, help="virtual nodes per peer")
-    node.add_argument("--ttl", type=float, default=None, help="seconds a value lives (default: until evicted)")
-    node.add_argument("--negative-ttl", type=float, default=30.0, help="seconds a not-found is remembered")
-    node.add_argument("--timeout", type=float, default=2.0, help="seconds to wait for a peer")
+    node.add_argument("--ttl", type=seconds, default=None, help="seconds a value lives (default: until evicted)")
+    node.add_argument(
+        "--negative-ttl", type=seconds_or_zero, default=30.0, help="seconds a not-found is remembered (0: not at all)"
+    )
+    node.add_argument("--timeout", type=seconds, default=2.0, help="seconds to wait for a peer")
     add_trust_arguments(node)
     args = parser.parse_args(argv)
     if args.self_url.rstrip("/") not in args.peers:

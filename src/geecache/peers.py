@@ -14,6 +14,8 @@ class PeerGetter(Protocol):
 
     async def set(self, group: str, key: str, value: bytes, ttl: float | None) -> None: ...
 
+    async def remove(self, group: str, key: str) -> None: ...
+
 
 class PeerPicker(Protocol):
     """The ring of peers, seen from this node."""
@@ -22,6 +24,6 @@ class PeerPicker(Protocol):
         """The owner of ``key``, or None when this node owns it."""
         ...
 
-    async def broadcast_remove(self, group: str, key: str, skip_owner: bool) -> None:
-        """Invalidate ``key`` on the other peers."""
+    async def broadcast_remove(self, group: str, key: str) -> None:
+        """Invalidate ``key`` on every other peer but its owner (which has the write already)."""
         ...

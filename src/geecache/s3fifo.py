@@ -9,6 +9,12 @@ since it last reached the head gets another lap instead of leaving.
 
 A hit only bumps a small counter (no list surgery, unlike LRU), which is why it is
 also fast. The interface matches ``LRUCache``, so a Group can use either.
+
+Every eviction ends with the bounds held: when the small queue's head entries have all
+been read, evicting from it only promotes them, and the eviction goes on in the main
+queue (the paper's loop) instead of giving up over the bound. A removed or replaced
+entry leaves its queue lazily, but lets go of its value at once, and the queues are
+compacted once they hold more dead slots than live ones, so memory follows the bound too.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable
 from typing import Any
 
-from geecache.bounded import BoundedCache, Locked, V
+from geecache.bounded import BoundedCache, Locked, V, check_ttl
 
 MAX_FREQ = 3
 
@@ -58,7 +64,7 @@ class S3FIFOCache(BoundedCache[V]):
         self._small_bytes = 0
         self._main_bytes = 0
         self._small_items = 0
-        self._dead = 0  # removed items still queued; dropped when they reach a queue's head
+        self._dead = 0  # removed items still queued (see _bury)
 
     @property
     def nbytes(self) -> int:
@@ -71,7 +77,7 @@ class S3FIFOCache(BoundedCache[V]):
             return None
         if item.expires and item.expires <= time.monotonic():
             self.misses += 1
-            self._unlink(item)
+            self._bury(item)
             return None
         self.hits += 1
         if item.freq < MAX_FREQ:
@@ -82,9 +88,10 @@ class S3FIFOCache(BoundedCache[V]):
         size = len(key) + len(value)
         old = self._map.get(key)
         if old is not None:
-            self._unlink(old)
+            self._bury(old)
         remembered = key in self._ghost
-        item = self._map[key] = _Item(key, value, size, time.monotonic() + ttl if ttl else 0.0, remembered)
+        expires = time.monotonic() + check_ttl(ttl) if ttl is not None else 0.0
+        item = self._map[key] = _Item(key, value, size, expires, remembered)
         if remembered:
             del self._ghost[key]
             self._main.append(item)
@@ -103,7 +110,7 @@ class S3FIFOCache(BoundedCache[V]):
         item = self._map.get(key)
         if item is None:
             return False
-        self._unlink(item)
+        self._bury(item)
         return True
 
     def remove_oldest(self) -> bool:
@@ -122,8 +129,18 @@ class S3FIFOCache(BoundedCache[V]):
         """Keys in eviction order: the small queue's, then the main queue's."""
         return [item.key for item in (*self._small, *self._main) if item.alive]
 
+    def _bury(self, item: _Item) -> None:
+        """Unlink an item that stays queued: its slot is dropped when it reaches the head, or when the queues are
+        compacted, which happens once they hold more dead slots than live ones (so O(1) amortized)."""
+        self._unlink(item)
+        self._dead += 1
+        if self._dead > len(self._map) + 16:
+            self._small = deque(i for i in self._small if i.alive)
+            self._main = deque(i for i in self._main if i.alive)
+            self._dead = 0
+
     def _unlink(self, item: _Item) -> None:
-        """Take an item out of the map and the byte counts; its queue slot is dropped lazily."""
+        """Take an item out of the map and the byte counts, and let go of its value."""
         item.alive = False
         del self._map[item.key]
         if item.in_main:
@@ -131,15 +148,17 @@ class S3FIFOCache(BoundedCache[V]):
         else:
             self._small_bytes -= item.size
             self._small_items -= 1
-        self._dead += 1
         if self.on_evicted is not None:
             self.on_evicted(item.key, item.value)
+        item.value = None  # a dead queue slot may linger; its value must not
 
     def _evict(self) -> bool:
+        """Evict one entry; False only when none is left. A small queue whose entries were all read promotes
+        them all and evicts nothing, so the main queue is tried after it, and the other way round."""
         total = self.nbytes if self.max_bytes else len(self._map)
         small = self._small_bytes if self.max_bytes else self._small_items
         if self._small and (small >= self.small_ratio * total or not self._main):
-            return self._evict_small()
+            return self._evict_small() or self._evict_main()
         return self._evict_main() or self._evict_small()
 
     def _evict_small(self) -> bool:
@@ -161,7 +180,6 @@ class S3FIFOCache(BoundedCache[V]):
                 self._ghost.popitem(last=False)
             self.evictions += 1
             self._unlink(item)
-            self._dead -= 1
             return True
         return False
 
@@ -177,7 +195,6 @@ class S3FIFOCache(BoundedCache[V]):
                 continue
             self.evictions += 1
             self._unlink(item)
-            self._dead -= 1
             return True
         return False
 

@@ -2,16 +2,21 @@
 
 ``SingleFlight`` is for coroutines. The work runs as its own task and every caller
 awaits it through ``asyncio.shield``, so a cancelled caller neither cancels the work
-for the others nor leaves the key wedged. ``ThreadSingleFlight`` does the same for
-threads. An exception reaches every waiter, and the key is freed either way, so the
-next call starts afresh.
+for the others nor leaves the key wedged. A task belongs to its event loop, so calls
+are shared among the callers on one loop: callers on another loop (another thread)
+get their own execution instead of "attached to a different loop". ``forget(key)``
+(Go's x/sync singleflight ``Forget``) makes later calls start afresh while the one in
+flight finishes for its waiters: what a write does, so that no get that follows it
+joins a load that began before it. ``ThreadSingleFlight`` does the same for threads.
+An exception reaches every waiter, and the key is freed either way, so the next call
+starts afresh.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
@@ -19,26 +24,39 @@ T = TypeVar("T")
 
 class SingleFlight(Generic[T]):
     def __init__(self) -> None:
-        self._calls: dict[str, asyncio.Task[T]] = {}
+        self._lock = threading.Lock()  # do runs on every loop's thread, forget on any thread
+        self._calls: dict[str, dict[asyncio.AbstractEventLoop, asyncio.Task[T]]] = {}
 
-    async def do(self, key: str, fn: Callable[[], Awaitable[T]]) -> tuple[T, bool]:
-        """Run ``fn`` once for all concurrent callers of ``key``; returns (value, shared)."""
-        task = self._calls.get(key)
-        shared = task is not None
-        if task is None:
-            task = asyncio.ensure_future(fn())
-            self._calls[key] = task
-            task.add_done_callback(lambda done: self._forget(key, done))
+    async def do(self, key: str, fn: Callable[[], Coroutine[Any, Any, T]]) -> tuple[T, bool]:
+        """Run ``fn`` once for all concurrent callers of ``key`` on this loop; returns (value, shared)."""
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            calls = self._calls.setdefault(key, {})
+            task = calls.get(loop)
+            shared = task is not None
+            if task is None:
+                task = calls[loop] = loop.create_task(fn())
+                task.add_done_callback(lambda done: self._done(key, loop, done))
         return await asyncio.shield(task), shared
 
-    def _forget(self, key: str, task: asyncio.Task[T]) -> None:
-        if self._calls.get(key) is task:
-            del self._calls[key]
+    def forget(self, key: str) -> None:
+        """Later calls for ``key`` run ``fn`` afresh; the executions in flight finish for their own waiters."""
+        with self._lock:
+            self._calls.pop(key, None)
+
+    def _done(self, key: str, loop: asyncio.AbstractEventLoop, task: asyncio.Task[T]) -> None:
+        with self._lock:
+            calls = self._calls.get(key)
+            if calls is not None and calls.get(loop) is task:
+                del calls[loop]
+                if not calls:
+                    del self._calls[key]
         if not task.cancelled():
             task.exception()  # mark retrieved: every waiter may have gone
 
     def in_flight(self) -> int:
-        return len(self._calls)
+        with self._lock:
+            return sum(len(calls) for calls in self._calls.values())
 
 
 class _Call:

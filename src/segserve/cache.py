@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
-from geecache import Group, HTTPPool, PeerError, prometheus_text
+from geecache import Group, GroupCollector, HTTPPool, PeerError
 from geecache.auth import PeerAuth
 
 log = logging.getLogger("segserve.cache")
@@ -63,6 +63,7 @@ class Cache:
         self.pool.register(self.inputs, self.results)
         self._pending: dict[str, tuple[bytes, int]] = {}  # inputs this node is handling now
         self._loader: Loader | None = None
+        self.collector = GroupCollector(self.pool.groups.values)  # the groups' metrics, for a Prometheus registry
 
     def attach(self, loader: Loader) -> None:
         """Set what computes a result from its key and input bytes (the service's pipeline)."""
@@ -109,9 +110,6 @@ class Cache:
             except (PeerError, InputMissing) as exc:
                 raise InputMissing(f"input {digest[:12]} for {key} is not available here: {exc}") from exc
         return await self._loader(key, data)
-
-    def metrics(self) -> str:
-        return prometheus_text(self.pool.groups.values())
 
     async def close(self) -> None:
         await self.pool.close()

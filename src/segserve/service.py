@@ -10,12 +10,22 @@ subset, and remember the encoded answer.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.metrics_core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
 
 from geecache import LRUCache
 from medimage import Image, ImageError, Limits, ModelInput, labels_to_input, read_bytes, sniff, to_model
@@ -262,38 +272,44 @@ class Service:
         }
 
     def metrics(self) -> str:
-        """Prometheus text: this service's counters, then the cache groups' (geecache's own format)."""
-        c = self.counters
-        lines = [
-            "# HELP segserve_inferences_total Label maps computed by this node's model (cache misses it owned).",
-            "# TYPE segserve_inferences_total counter",
-            f"segserve_inferences_total {c.inferences}",
-            "# TYPE segserve_model_runs_total counter",
-            f"segserve_model_runs_total {self.model.runs}",
-            "# TYPE segserve_model_slices_total counter",
-            f"segserve_model_slices_total {self.model.slices}",
-            "# TYPE segserve_model_seconds_total counter",
-            f"segserve_model_seconds_total {self.model.run_seconds:.6f}",
-            "# TYPE segserve_memo_hits_total counter",
-            f"segserve_memo_hits_total {c.memo_hits}",
-            "# TYPE segserve_pool_rejected_total counter",
-            f"segserve_pool_rejected_total {self.pool.rejected}",
-            "# TYPE segserve_pool_completed_total counter",
-            f"segserve_pool_completed_total {self.pool.completed}",
-            "# TYPE segserve_pool_running gauge",
-            f"segserve_pool_running {self.pool.running}",
-            "# TYPE segserve_pool_waiting gauge",
-            f"segserve_pool_waiting {self.pool.waiting}",
-            "# TYPE segserve_requests_total counter",
-        ]
+        """Prometheus text, written by prometheus_client: this service's counters, then the cache groups'."""
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(ServiceCollector(self))
+        registry.register(self.cache.collector)
+        return generate_latest(registry).decode()
+
+
+class ServiceCollector(Collector):
+    """A service's counters, gauges and latency histogram as Prometheus metric families, read at each scrape."""
+
+    def __init__(self, service: Service) -> None:
+        self.service = service
+
+    def collect(self) -> Iterator[Metric]:
+        service, c = self.service, self.service.counters
+        for name, help, value in [
+            ("inferences", "Label maps computed by this node's model (cache misses it owned).", c.inferences),
+            ("model_runs", "Model runs (batches).", service.model.runs),
+            ("model_slices", "Slices through the model.", service.model.slices),
+            ("model_seconds", "Seconds in the model.", service.model.run_seconds),
+            ("memo_hits", "Answers from this node's memo of encoded answers.", c.memo_hits),
+            ("pool_rejected", "Requests the inference pool refused (full).", service.pool.rejected),
+            ("pool_completed", "Jobs the inference pool finished.", service.pool.completed),
+        ]:
+            yield CounterMetricFamily(f"segserve_{name}", help, value=value)
+        yield GaugeMetricFamily("segserve_pool_running", "Jobs running in the pool.", value=service.pool.running)
+        yield GaugeMetricFamily("segserve_pool_waiting", "Jobs waiting for the pool.", value=service.pool.waiting)
+        requests = CounterMetricFamily(
+            "segserve_requests", "Requests by transport and status.", labels=["transport", "status"]
+        )
         for (transport, status), count in sorted(c.requests.items()):
-            lines.append(f'segserve_requests_total{{transport="{transport}",status="{status}"}} {count}')
-        lines.append("# TYPE segserve_request_seconds histogram")
-        cumulative = 0
-        for bound, count in zip([*LATENCY_BUCKETS, math.inf], c.latency_buckets, strict=True):
-            cumulative += count
-            le = "+Inf" if bound == math.inf else f"{bound:g}"
-            lines.append(f'segserve_request_seconds_bucket{{le="{le}"}} {cumulative}')
-        lines.append(f"segserve_request_seconds_sum {c.latency_sum:.6f}")
-        lines.append(f"segserve_request_seconds_count {c.latency_count}")
-        return "\n".join(lines) + "\n" + self.cache.metrics()
+            requests.add_metric([transport, str(status)], count)
+        yield requests
+        cumulative = list(itertools.accumulate(c.latency_buckets))
+        bounds = [f"{bound:g}" for bound in LATENCY_BUCKETS] + ["+Inf"]
+        yield HistogramMetricFamily(
+            "segserve_request_seconds",
+            "Request latency.",
+            buckets=list(zip(bounds, cumulative, strict=True)),
+            sum_value=c.latency_sum,
+        )

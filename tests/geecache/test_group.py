@@ -2,7 +2,7 @@ import asyncio
 
 import pytest
 
-from geecache import BloomFilter, ByteView, Group, KeyNotFound, drop_group, get_group, new_group
+from geecache import BloomFilter, ByteView, Group, KeyNotFound
 
 DB = {"Tom": b"630", "Jack": b"589", "Sam": b"567"}
 
@@ -27,8 +27,7 @@ def test_read_through_then_cached():
 
     asyncio.run(main())
     assert calls == ["Tom"]
-    counters = group.stats()["counters"]
-    assert counters["gets"] == 2 and counters["cache_hits"] == 1 and counters["local_loads"] == 1
+    assert (group.stats.gets, group.stats.cache_hits, group.stats.local_loads) == (2, 1, 1)
 
 
 def test_async_getter_and_get_sync():
@@ -73,7 +72,7 @@ def test_not_found_is_cached_briefly_and_not_reloaded():
 
     asyncio.run(main())
     assert calls == ["Nobody"]
-    assert group.stats()["counters"]["negative_hits"] == 99
+    assert group.stats.negative_hits == 99
 
 
 def test_bloom_filter_refuses_impossible_keys_without_a_load():
@@ -98,7 +97,7 @@ def test_a_getter_returning_something_else_than_bytes_is_a_clear_type_error():
 
     with pytest.raises(TypeError, match=r"returned str for key 'k'; it must return bytes"):
         group.get_sync("k")
-    assert group.stats()["counters"]["local_load_errs"] == 1
+    assert group.stats.local_load_errs == 1
 
 
 def test_getter_errors_reach_the_caller_and_are_not_cached():
@@ -127,9 +126,8 @@ def test_cache_bytes_holds_after_100000_inserts():
             await group.get(f"key-{i}")
 
     asyncio.run(main())
-    stats = group.stats()
-    assert stats["main_cache"]["bytes"] + stats["hot_cache"]["bytes"] <= 100_000
-    assert stats["main_cache"]["evictions"] > 0
+    assert group.main_cache.nbytes + group.hot_cache.nbytes <= 100_000
+    assert group.main_cache.stats().evictions > 0
 
 
 def test_ttl_with_jitter_expires_values(monkeypatch):
@@ -168,17 +166,6 @@ def test_bad_group_arguments(args, error):
         Group(*args)
 
 
-def test_registry():
-    group = new_group("registered-once", 10, bytes)
-    try:
-        assert get_group("registered-once") is group
-        with pytest.raises(ValueError, match="already exists"):
-            new_group("registered-once", 10, bytes)
-    finally:
-        drop_group("registered-once")
-    assert get_group("registered-once") is None
-
-
 def test_the_negative_cache_is_bounded_by_bytes_not_only_by_count() -> None:
     """Missing keys come from clients: long ones must not fill memory under the entry count."""
     import asyncio
@@ -199,3 +186,28 @@ def test_the_negative_cache_is_bounded_by_bytes_not_only_by_count() -> None:
     asyncio.run(ask_many())
     assert 0 < group.negative_cache.nbytes <= NEGATIVE_CACHE_BYTES
     assert len(group.negative_cache) < 200  # the oldest were evicted by bytes
+
+
+def test_get_sync_runs_on_one_long_lived_loop_from_any_thread() -> None:
+    import threading
+
+    from geecache import syncloop
+
+    loops: list[object] = []
+
+    async def getter(key: str) -> bytes:
+        loops.append(asyncio.get_running_loop())
+        return key.encode()
+
+    group = Group("sync", 1 << 20, getter)
+    assert group.get_sync("main-thread") == b"main-thread"
+    thread = threading.Thread(target=lambda: group.get_sync("other-thread"))
+    thread.start()
+    thread.join(10)
+    assert loops == [syncloop.loop(), syncloop.loop()]
+
+    async def on_that_loop() -> ByteView:
+        return group.get_sync("x")  # would wait for itself
+
+    with pytest.raises(RuntimeError, match="would wait for itself"):
+        syncloop.run(on_that_loop())

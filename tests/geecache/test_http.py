@@ -11,6 +11,7 @@ from contextlib import ExitStack, contextmanager
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 import gee
 from geecache import Group, HTTPPool, KeyNotFound, PeerError
@@ -22,6 +23,9 @@ from tests.conftest import listening_socket, running_server, url_of
 SECRET = b"test-cluster-secret-0123456789abcdef"
 TRUSTED = {"trusted_network": True}  # Go groupcache's unsigned read-only protocol, for raw wire checks
 SPECIAL_KEYS = ["plain", "with/slash", "with space", "a+b", "100%", "%2F", "ünï©ødé", "", "a?b#c&d=e"]
+# Keys that a URL library would normalise: dot segments, empty segments, a trailing slash, query and fragment marks.
+URL_NORMALISED_KEYS = [".", "..", "%2e", "%2E%2E", "./k", "a/../b", "a/./b", "k/.", "k/..", "//", "a//b", "a/", "/"]
+URL_NORMALISED_KEYS += ["?", "#", "?x=1", "#top", ";x", "\\..\\"]
 
 
 def value_for(key: str) -> bytes:
@@ -33,15 +37,21 @@ def value_for(key: str) -> bytes:
 
 
 class Node:
-    def __init__(self, sock: socket.socket, peers: list[str], **pool_options):
+    def __init__(self, sock: socket.socket, peers: list[str], hot_cache_ratio: float = 0, **pool_options):
         self.url = url_of(sock)
         self.loads: list[str] = []
+        self.loading = threading.Event()  # set by every load
+        self.gate = threading.Event()  # loads wait for it (10 s at most); open unless a test closes it
+        self.gate.set()
 
         def getter(key: str) -> bytes:
             self.loads.append(key)
-            return value_for(key)
+            value = value_for(key)  # read before the wait: a slow load answers what it read
+            self.loading.set()
+            self.gate.wait(10)
+            return value
 
-        self.group = Group("kv", 1 << 20, getter, hot_cache_ratio=0)
+        self.group = Group("kv", 1 << 20, getter, hot_cache_ratio=hot_cache_ratio)
         self.pool = HTTPPool(self.url, **pool_options)
         self.pool.set_peers(*peers)
         self.pool.register(self.group)
@@ -55,7 +65,18 @@ class Node:
         try:
             return (await self.group.get(key)).bytes()
         finally:
-            await self.pool.close()
+            await self.pool.session().close()  # this loop's session; other threads' loops keep theirs
+
+    def run(self, coroutine) -> None:  # type: ignore[no-untyped-def]
+        """Run a coroutine of this node's group (a write) on a loop of its own, as a client thread would."""
+
+        async def main() -> None:
+            try:
+                await coroutine
+            finally:
+                await self.pool.session().close()
+
+        asyncio.run(main())
 
 
 def signed(auth: PeerAuth, method: str, path: str, body: bytes = b"") -> dict[str, str]:
@@ -92,7 +113,7 @@ def test_wire_protocol_answers_like_groupcache():
         broken = client.get("/_groupcache/kv/fail-1")
         assert broken.status_code == 500 and "getter broke on fail-1" in broken.text
         assert client.get("/_groupcache/kv/%ff").status_code == 400
-        assert node.group.stats()["counters"]["server_requests"] == 3  # Tom, missing-1, fail-1
+        assert node.group.stats.server_requests == 3  # Tom, missing-1, fail-1
 
 
 def test_go_clients_query_escaping_is_decoded():
@@ -103,7 +124,7 @@ def test_go_clients_query_escaping_is_decoded():
         assert message.value == b"value of a b+c/d"
 
 
-@pytest.mark.parametrize("key", SPECIAL_KEYS)
+@pytest.mark.parametrize("key", SPECIAL_KEYS + URL_NORMALISED_KEYS)
 def test_special_keys_travel_intact_between_peers(key):
     with cluster(2) as nodes:
         owner = next(n for n in nodes if n.pool.owner(key) == n.url)
@@ -168,7 +189,7 @@ def test_a_broken_peer_makes_the_node_load_locally(answer):
                 asyncio.run(_close_after(node.pool, peer.get("kv", key)))
             assert node.get(key) == value_for(key)
             assert node.loads == [key]
-            assert node.group.stats()["counters"]["peer_errors"] == 1
+            assert node.group.stats.peer_errors == 1
             with httpx.Client(base_url=node.url) as client:  # and the node keeps serving
                 assert client.get("/_groupcache/kv/x").status_code == 200
 
@@ -204,13 +225,24 @@ def test_set_and_remove_reach_every_peer():
 def test_stats_json_prometheus_and_membership_endpoints():
     auth = PeerAuth(SECRET)
     with cluster(2) as nodes, httpx.Client(base_url=nodes[0].url) as client:
-        nodes[0].get("plain")
+        nodes[0].get(next(f"k{i}" for i in range(100) if nodes[0].pool.owner(f"k{i}") == nodes[0].url))
         stats = client.get("/_geecache/stats", headers=signed(auth, "GET", "/_geecache/stats")).json()
         assert stats["self"] == nodes[0].url and stats["groups"][0]["group"] == "kv"
         assert stats["groups"][0]["counters"]["gets"] == 1
         metrics = client.get("/metrics").text
-        assert "# TYPE geecache_gets_total counter" in metrics and 'geecache_gets_total{group="kv"} 1' in metrics
-        assert 'geecache_cache_bytes{group="kv",cache="main"}' in metrics
+        samples = {
+            (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(metrics)
+            for sample in family.samples
+        }
+        assert "# TYPE geecache_gets_total counter" in metrics
+        families = [line.split()[2] for line in metrics.splitlines() if line.startswith("# TYPE")]
+        assert len(families) == len(set(families))  # Stats.cache_hits and the caches' hits share one family
+        assert samples["geecache_gets_total", (("group", "kv"),)] == 1
+        held = nodes[0].group.main_cache.nbytes
+        assert held > 0 and samples["geecache_cache_bytes", (("cache", "main"), ("group", "kv"))] == held
+        assert samples["geecache_cache_hits_total", (("cache", "hot"), ("group", "kv"))] == 0
+        assert samples["geecache_cache_hits_total", (("group", "kv"),)] == 0
 
         def put_peers(document: bytes) -> httpx.Response:
             headers = signed(auth, "PUT", "/_geecache/peers", document)
@@ -250,3 +282,68 @@ def test_mount_on_an_existing_engine():
     with TestClient(engine) as client:
         assert client.get("/").text == "app"
         assert client.get("/_groupcache/kv/x").status_code == 200
+
+
+def peer_owned(nodes: list[Node], asker: Node, prefix: str = "k") -> str:
+    return next(f"{prefix}{i}" for i in range(1000) if asker.pool.owner(f"{prefix}{i}") != asker.url)
+
+
+def test_get_sync_twice_on_a_key_a_peer_owns_asks_the_peer_both_times():
+    with cluster(2) as nodes:
+        asker = nodes[0]
+        key = peer_owned(nodes, asker)
+        assert asker.group.get_sync(key) == value_for(key)
+        assert asker.group.get_sync(key) == value_for(key)  # the second call used to meet "Event loop is closed"
+        assert (asker.group.stats.peer_loads, asker.group.stats.peer_errors) == (2, 0)
+        assert asker.loads == []
+
+
+def test_get_sync_from_many_threads_and_a_loop_of_their_own_on_one_key():
+    with cluster(2) as nodes:
+        asker = nodes[0]
+        owner = nodes[1]
+        key = peer_owned(nodes, asker)
+        owner.gate.clear()  # every asker arrives while the owner's load is in flight
+        answers: list[bytes] = []
+        barrier = threading.Barrier(9, timeout=10)
+
+        def blocking() -> None:
+            barrier.wait()
+            answers.append(asker.group.get_sync(key).bytes())
+
+        def own_loop() -> None:
+            barrier.wait()
+            answers.append(asker.get(key))
+
+        threads = [threading.Thread(target=blocking) for _ in range(8)] + [threading.Thread(target=own_loop)]
+        for thread in threads:
+            thread.start()
+        assert owner.loading.wait(10)
+        owner.gate.set()
+        for thread in threads:
+            thread.join(10)
+        assert answers == [value_for(key)] * 9  # "attached to a different loop" before
+        assert asker.group.stats.peer_errors == 0 and asker.loads == []
+        assert owner.loads == [key]  # the owner's singleflight merged every asker's request
+
+
+def test_a_set_during_a_peer_load_leaves_no_stale_copy_on_the_mirror():
+    """Over HTTP: ``a`` keeps every value it fetches hot; while the owner's load of the key is in flight, ``c``
+    sets a new value; the old value still answers ``a``'s caller, and no node keeps it."""
+    with cluster(3, hot_cache_ratio=1) as nodes:
+        key = "contested"
+        owner = next(n for n in nodes if n.pool.owner(key) == n.url)
+        mirror, writer = (n for n in nodes if n is not owner)
+        owner.gate.clear()
+        answers: list[bytes] = []
+        reader = threading.Thread(target=lambda: answers.append(mirror.group.get_sync(key).bytes()))
+        reader.start()
+        assert owner.loading.wait(10)
+        writer.run(writer.group.set(key, b"new value"))
+        owner.gate.set()
+        reader.join(10)
+        assert answers == [value_for(key)]
+        assert mirror.group.hot_cache.get(key) is None and owner.group.main_cache.get(key) == b"new value"
+        for node in nodes:
+            assert node.get(key) == b"new value"
+        assert owner.loads == [key]

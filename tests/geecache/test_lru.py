@@ -2,7 +2,7 @@ import threading
 
 import pytest
 
-from geecache import LockedLRUCache, LRUCache
+from geecache import CacheStats, LockedLRUCache, LRUCache
 
 
 def test_get_add_and_recency_order():
@@ -13,7 +13,7 @@ def test_get_add_and_recency_order():
     assert cache.get("a") == b"1"
     assert cache.ordered_keys() == ["b", "c", "a"]  # least to most recently used
     assert cache.get("zzz") is None
-    assert cache.stats() == {"bytes": 6, "items": 3, "gets": 2, "hits": 1, "evictions": 0}
+    assert cache.stats() == CacheStats(bytes=6, items=3, gets=2, hits=1, evictions=0)
     assert (cache.hits, cache.misses) == (1, 1)
 
 
@@ -25,7 +25,7 @@ def test_evicts_least_recently_used_to_stay_within_bytes():
     cache.get("k1")
     cache.add("k3", b"123")  # 15 > 10: k2 goes
     assert evicted == ["k2"] and cache.ordered_keys() == ["k1", "k3"] and cache.nbytes == 10
-    assert cache.stats()["evictions"] == 1
+    assert cache.stats().evictions == 1
 
 
 def test_max_entries():
@@ -84,5 +84,5 @@ def test_byte_bound_holds_after_100000_inserts_from_threads():
     for t in threads:
         t.join()
     assert cache.nbytes <= 50_000
-    assert cache.nbytes == sum(len(k) + len(cache._map[k].value) for k in cache.ordered_keys())
+    assert cache.nbytes == sum(len(k) + len(cache.get(k) or b"") for k in cache.ordered_keys())
     assert len(cache.ordered_keys()) == len(cache)

@@ -68,4 +68,4 @@ def test_locked_variant_and_group_policy():
     assert cache.get("a") == b"1"
     group = Group("s3", 1 << 20, lambda key: key.encode(), policy="s3fifo")
     assert group.get_sync("x") == b"x" and group.get_sync("x") == b"x"
-    assert group.stats()["main_cache"]["hits"] == 1
+    assert group.main_cache.stats().hits == 1
