@@ -14,6 +14,7 @@ import pytest
 
 from tests.gee.test_serving import closed_within
 from tests.imagefiles import png_bytes
+from tests.processes import running
 from tests.segserve.conftest import Node, phantom
 
 BUDGET = 24 << 20
@@ -21,15 +22,12 @@ BUDGET = 24 << 20
 
 @pytest.fixture(scope="module")
 def strict(standin: pathlib.Path) -> Iterator[Node]:
-    node = Node(
-        standin,
+    limits = [
         *("--max-body-bytes", str(16 << 20), "--max-buffered-bytes", str(BUDGET)),
         *("--header-timeout", "1", "--body-timeout", "2", "--max-connections", "64"),
-    ).start()
-    try:
+    ]
+    with running([Node(standin, *limits)]) as (node,):
         yield node
-    finally:
-        node.stop()
 
 
 def connect(node: Node) -> socket.socket:

@@ -18,6 +18,7 @@ import pytest
 from geecache.auth import PeerAuth
 
 from tests.imagefiles import png_bytes
+from tests.processes import running
 from tests.segserve.conftest import CLUSTER_SECRET, ROOT, Node, phantom
 
 TOKEN = "segserve-test-api-token-0123456789"
@@ -31,11 +32,8 @@ PEER_PATHS = [
 
 @pytest.fixture(scope="module")
 def guarded(standin: pathlib.Path) -> Iterator[Node]:
-    node = Node(standin, env={"SEGSERVE_API_TOKEN": TOKEN}).start()
-    try:
+    with running([Node(standin, env={"SEGSERVE_API_TOKEN": TOKEN})]) as (node,):
         yield node
-    finally:
-        node.stop()
 
 
 @pytest.mark.parametrize("path", PEER_PATHS)

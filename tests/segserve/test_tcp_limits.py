@@ -23,6 +23,7 @@ import numpy as np
 import pytest
 
 from tests.imagefiles import png_bytes
+from tests.processes import running
 from tests.segserve.conftest import Node, tcp_call, tcp_read
 
 WRITE_TIMEOUT = 2.0
@@ -36,36 +37,21 @@ BUDGET = 24 << 20  # three frames of MAX_FRAME
 @pytest.fixture(scope="module")
 def writes(standin: pathlib.Path) -> Iterator[Node]:
     """A node with short write limits and the default frame size (64 MiB), for the writing and parsing tests."""
-    node = Node(
-        standin,
-        "--tcp-write-timeout", str(WRITE_TIMEOUT),
-        "--tcp-max-pending-bytes", str(MAX_PENDING),
-        "--idle-timeout", "30",
-    )  # fmt: skip
-    node.start()
-    try:
+    limits = ["--tcp-write-timeout", str(WRITE_TIMEOUT), "--tcp-max-pending-bytes", str(MAX_PENDING)]
+    with running([Node(standin, *limits, "--idle-timeout", "30")]) as (node,):
         yield node
-    finally:
-        node.stop()
 
 
 @pytest.fixture(scope="module")
 def receiving(standin: pathlib.Path) -> Iterator[Node]:
     """A node with a small connection cap, receive budget and frame timeout, and a long idle timeout, so that what
     frees a slot is the frame timeout."""
-    node = Node(
-        standin,
-        "--tcp-max-connections", str(MAX_CONNECTIONS),
-        "--max-frame-bytes", str(MAX_FRAME),
-        "--tcp-max-buffered-bytes", str(BUDGET),
-        "--tcp-frame-timeout", str(FRAME_TIMEOUT),
-        "--idle-timeout", "30",
-    )  # fmt: skip
-    node.start()
-    try:
+    limits = [
+        *("--tcp-max-connections", str(MAX_CONNECTIONS), "--max-frame-bytes", str(MAX_FRAME)),
+        *("--tcp-max-buffered-bytes", str(BUDGET), "--tcp-frame-timeout", str(FRAME_TIMEOUT)),
+    ]
+    with running([Node(standin, *limits, "--idle-timeout", "30")]) as (node,):
         yield node
-    finally:
-        node.stop()
 
 
 def connect(node: Node, timeout: float = 20, rcvbuf: int | None = None) -> socket.socket:
