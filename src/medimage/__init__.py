@@ -22,7 +22,7 @@ from medimage.limits import Limits
 from medimage.modelfile import INPUT_NAME, OUTPUT_NAME, PREFIX, ModelFileError, ModelSpec
 from medimage.nifti import write_nifti
 from medimage.picture import encode_png
-from medimage.read import read_bytes, read_files, read_path, sniff
+from medimage.read import pack_series, read_bytes, read_files, read_path, sniff
 
 __all__ = [
     "FORMATS",
@@ -45,6 +45,7 @@ __all__ = [
     "grid_size",
     "labels_to_input",
     "labels_to_model",
+    "pack_series",
     "pad_to_stride",
     "read_bytes",
     "read_files",

@@ -105,6 +105,18 @@ def zip_members(data: bytes, limits: Limits) -> list[tuple[str, bytes]]:
     return members
 
 
+def pack_series(files: Sequence[tuple[str, bytes]]) -> bytes:
+    """Several uploaded files as one zip (stored, members in name order, fixed timestamps): the form a DICOM series
+    travels and is cached in as one input, since the same files always give the same bytes. ``read_bytes`` reads
+    it back as a series."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        for number, (name, data) in enumerate(sorted(files, key=lambda f: (f[0], f[1][:64]))):
+            safe = name.replace("\\", "/").rsplit("/", 1)[-1] or "file"
+            archive.writestr(zipfile.ZipInfo(f"{number:05d}-{safe}", date_time=(1980, 1, 1, 0, 0, 0)), data)
+    return buffer.getvalue()
+
+
 def read_path(path: str | os.PathLike[str], limits: Limits | None = None) -> Image:
     """A file (any format ``read_bytes`` takes) or a folder holding one DICOM series (non-DICOM files skipped).
 

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 import gee
+from medimage import pack_series
 from segserve.errors import ServiceError, bad_input
 from segserve.pool import Overloaded
 from segserve.service import Service
@@ -55,16 +56,18 @@ def _answer_error(c: gee.Context, error: ServiceError) -> None:
 
 
 async def read_input(c: gee.Context) -> tuple[bytes, dict[str, str]]:
-    """The image bytes (raw body or the multipart upload's first file) and any form fields."""
+    """The input's bytes and any form fields: the raw body, a multipart upload's one file, or its several files (the
+    slices of a DICOM series) packed as one zip, which the image contract reads as a series."""
     try:
         if c.content_type == "multipart/form-data":
             form = await c.form()
             fields = {name: value for name, value in form.items_list() if isinstance(value, str)}
-            files = form.files
-            upload = files.get("file") or files.get("image") or next(iter(files.values()), None)
-            if upload is None:
+            uploads = [value for _, value in form.items_list() if isinstance(value, gee.UploadFile)]
+            if not uploads:
                 raise bad_input("the multipart upload has no file part; send the image as a file field named 'file'")
-            return await upload.read(), fields
+            if len(uploads) == 1:
+                return await uploads[0].read(), fields
+            return pack_series([(u.filename or "file", await u.read()) for u in uploads]), fields
         return await c.body(), {}
     except gee.HTTPError as error:
         code = "body_too_large" if error.status == 413 else "bad_request"

@@ -162,3 +162,17 @@ def png_bytes_of(path: pathlib.Path) -> bytes:
 
     with Image.open(path) as image:
         return png_bytes(np.asarray(image.convert("L")))
+
+
+def test_a_dicom_series_uploaded_as_several_files_is_one_volume(node: Node) -> None:
+    from tests.imagefiles import dicom_series
+
+    volume = np.full((3, 32, 40), hu_for(LIVER))
+    files = [("file", (name, data, "application/dicom")) for name, data in dicom_series(volume, spacing=(0.75, 0.75))]
+    answer = httpx.post(f"{node.url}/v1/segment", files=files, params={"format": "json"}, timeout=30)
+    assert answer.status_code == 200, answer.text
+    result = answer.json()
+    assert result["shape"] == [3, 32, 40] and result["spacing_mm"] == pytest.approx([2.0, 0.75, 0.75])
+    assert "liver" in result["present"]
+    again = httpx.post(f"{node.url}/v1/segment", files=files[::-1], params={"format": "json"}, timeout=30)
+    assert again.headers["x-cache"] == "hit"  # the same files in another order: the same input
