@@ -1,8 +1,8 @@
 """How many CPUs this process may use: its affinity mask and its cgroup's CPU quota, not the machine's count.
 
 ``os.cpu_count()`` counts the machine's CPUs; a process started under ``taskset`` or in a container with a CPU
-quota may use fewer, and a thread pool sized to the machine then oversubscribes them (measured: one slice 220 ms
-with ONNX Runtime's default threads under ``taskset -c 0``, 136 ms with one thread).
+quota may use fewer, and a thread pool sized to the machine then oversubscribes them (ONNX Runtime's default even
+pins a thread to a CPU outside the process's mask).
 """
 
 from __future__ import annotations

@@ -24,8 +24,8 @@ class Limits:
         max_slices: planes the model runs on, after reorientation to axial.
         max_grid_pixels: pixels of one plane on the model's grid, after resampling to the model's spacing.
         max_run_pixels: pixels of one model run (planes x grid pixels); runs are split to fit, so one
-            request's peak memory is about this figure times the model's bytes per pixel (about 0.7-1.6 kB for
-            the bundled model in ONNX Runtime: 1-1.6 GB at the default).
+            request's peak memory is about this figure times the model's bytes per pixel (about 0.8 kB for the
+            bundled model in ONNX Runtime, ``benchmarks/segserve_ort_memory.py``: 0.8 GB at the default).
     """
 
     max_pixels: int = 4096 * 4096

@@ -61,8 +61,8 @@ class Model:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        # Threads that sleep instead of spinning while idle: spinning saves ~8 % on an idle machine but costs
-        # 1.6-1.75x when the cores are shared (another process, or two runs at once).
+        # Threads that sleep instead of spinning while idle: spinning saves a little on an idle machine and costs
+        # far more when the cores are shared (another process, or two runs at once).
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self.session = ort.InferenceSession(blob, sess_options=options, providers=[name])
@@ -81,7 +81,8 @@ class Model:
                 f"found inputs {sorted(inputs)} and outputs {sorted(outputs)}"
             )
         # ONNX Runtime's arena keeps its high-water mark (a 2048x2048 plane left 3.2 GB held); shrinking it after
-        # each run gives the memory back at the defaults' speed (0.64 GB held; without an arena: 27-35 % slower).
+        # each run gives most of it back at the default's speed; without an arena runs are ~27 % slower
+        # (benchmarks/segserve_ort_memory.py).
         self._run_options = ort.RunOptions()
         self._run_options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
         self.provider = self.session.get_providers()[0]
