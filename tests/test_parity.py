@@ -17,11 +17,11 @@ import numpy as np
 import pytest
 import torch
 
-from freqseg.checkpoint import build_model, load_checkpoint, model_stride
+from freqseg.checkpoint import build_model, load_checkpoint, model_spec
 from freqseg.cli import main as freqseg_main
 from freqseg.config import TrainConfig
 from freqseg.export import export_onnx
-from medimage import ModelSpec, labels_to_input, pad_to_stride, read_bytes, read_path, to_model
+from medimage import labels_to_input, pad_to_stride, read_bytes, read_path, to_model
 
 from tests.imagefiles import dicom_series, enhanced_ct_bytes, nifti_bytes, png_bytes
 from tests.segserve.conftest import Node
@@ -88,7 +88,7 @@ def service(exported: dict[str, object]) -> Iterator[Node]:
 def ambiguous_pixels(checkpoint: Path, data: bytes, bound: float) -> np.ndarray:
     """Input-grid mask of the pixels whose two highest PyTorch logits are within ``bound`` of each other."""
     model, config, classes = load_checkpoint(checkpoint, torch.device("cpu"))
-    spec = ModelSpec(tuple(classes), config.window, config.spacing, model_stride(model))
+    spec = model_spec(model, config, classes)
     model_input = to_model(read_bytes(data), spec)
     x, y = model_input.grid
     with torch.no_grad():

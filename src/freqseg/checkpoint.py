@@ -17,6 +17,7 @@ from freqseg.models.gfunet import GFUNet, config_for
 from freqseg.models.universal import UniversalConfig, UniversalGFUNet
 from freqseg.prompts import DEFAULT_FILE as DEFAULT_PROMPTS
 from freqseg.prompts import PromptEmbeddings
+from medimage import ModelSpec
 
 
 def build_model(config: TrainConfig, classes: list[str], text_embeddings: torch.Tensor | None = None) -> nn.Module:
@@ -77,3 +78,8 @@ def load_checkpoint(path: str | Path, device: torch.device) -> tuple[nn.Module, 
     model = build_model(config, list(state["classes"]), state["model"].get("text_embeddings")).to(device)
     model.load_state_dict(state["model"])
     return model.eval(), config, list(state["classes"])
+
+
+def model_spec(model: nn.Module, config: TrainConfig, classes: list[str]) -> ModelSpec:
+    """What ``model`` takes, in the image contract's terms: the window, spacing and stride it was trained with."""
+    return ModelSpec(tuple(classes), config.window, config.spacing, model_stride(model))

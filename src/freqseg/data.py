@@ -154,6 +154,11 @@ class Preprocessing:
     multiple: int = 16  # slices are padded to a multiple of the model's stride
     modality: str = "CT"
 
+    @classmethod
+    def from_spec(cls, spec: ModelSpec) -> Preprocessing:
+        """The settings a model file's contract says its inputs were made with."""
+        return cls(spec.window, spec.spacing, spec.stride, spec.modality)
+
     @property
     def spec(self) -> ModelSpec:
         """The model-input contract these settings describe (what the exported file will say)."""

@@ -48,7 +48,7 @@ def evaluate_onnx(
     def predict(images: torch.Tensor) -> torch.Tensor:
         return torch.from_numpy(session.run([OUTPUT_NAME], {INPUT_NAME: images.numpy()})[0]).argmax(1)
 
-    prep = Preprocessing(spec.window, spec.spacing, spec.stride, spec.modality)
+    prep = Preprocessing.from_spec(spec)
     result = score(predict, list(spec.classes), prep, dataset, split, out)
     return {"model": str(onnx_path), **result}
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import tempfile
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ import numpy as np
 import onnx
 import torch
 
-from freqseg.checkpoint import load_checkpoint, model_stride
+from freqseg.checkpoint import load_checkpoint, model_spec, model_stride
 from freqseg.models.gfunet import GFUNet
 from medimage import INPUT_NAME, OUTPUT_NAME, PREFIX, ModelSpec
 
@@ -62,11 +63,8 @@ def export_onnx(
     assert program is not None
     proto = program.model_proto
     digest = hashlib.sha256(proto.SerializeToString()).hexdigest()
-    spec = ModelSpec(
-        classes=tuple(classes),
-        window=config.window,
-        spacing=config.spacing,
-        stride=stride,
+    spec = replace(
+        model_spec(model, config, classes),
         architecture=architecture,
         sha256=digest,
         extra=(("source", Path(checkpoint).name),),
@@ -108,7 +106,7 @@ def calibration_slices(report: dict[str, Any], count: int, dataset: str | None =
 
     spec = ModelSpec.from_metadata({PREFIX + k: str(v) for k, v in report.items()}, str(report.get("out", "")))
     classes = list(spec.classes)
-    prep = Preprocessing(spec.window, spec.spacing, spec.stride, spec.modality)
+    prep = Preprocessing.from_spec(spec)
     data = load_dataset(dataset or report["dataset"])
     slices = SliceDataset(data.cases["training"], len(classes), prep)
     picks = np.linspace(0, len(slices) - 1, min(count, len(slices))).round().astype(int)

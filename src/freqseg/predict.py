@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from freqseg.checkpoint import load_checkpoint, model_stride, pick_device
+from freqseg.checkpoint import load_checkpoint, model_spec, pick_device
 from freqseg.errors import DataError
 from medimage import (
     Image,
@@ -54,7 +54,7 @@ def predict(checkpoint: str | Path, image: str | Path, out: str | Path, batch_si
     if not out.name.endswith((".nii", ".nii.gz", ".png")):
         raise DataError(f"{out}: write the label map as .nii.gz, .nii or .png")
     model, config, classes = load_checkpoint(checkpoint, pick_device("auto"))
-    spec = ModelSpec(tuple(classes), config.window, config.spacing, model_stride(model))
+    spec = model_spec(model, config, classes)
     volume = read_path(image)
     labels, _ = segment_image(model, volume, spec, batch_size)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -15,7 +15,7 @@ header field.
 from medimage.cpus import available_cpus
 from medimage.errors import ImageError, ImageTooLarge, UnreadableImage, UnsupportedImage, UnusableImage
 from medimage.geometry import canonical
-from medimage.grid import ModelInput, grid_size, labels_to_input, labels_to_model, pad_to_stride, resample, to_model
+from medimage.grid import ModelInput, labels_to_input, labels_to_model, pad_to_stride, to_model
 from medimage.image import FORMATS, Image
 from medimage.intensity import window
 from medimage.limits import Limits
@@ -42,7 +42,6 @@ __all__ = [
     "available_cpus",
     "canonical",
     "encode_png",
-    "grid_size",
     "labels_to_input",
     "labels_to_model",
     "pack_series",
@@ -50,7 +49,6 @@ __all__ = [
     "read_bytes",
     "read_files",
     "read_path",
-    "resample",
     "sniff",
     "to_model",
     "window",

@@ -23,7 +23,6 @@ What is read from where (DICOM PS3.3 unless noted):
 from __future__ import annotations
 
 import io
-import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +32,7 @@ import numpy as np
 from medimage.codestream import frame_size
 from medimage.errors import ImageError, ImageTooLarge, UnreadableImage, UnsupportedImage
 from medimage.image import F32, LPS_TO_RAS, Image, checked_affine
+from medimage.inflate import RAW_DEFLATE, BoundedInflater
 from medimage.limits import Limits
 
 DEFLATED = "1.2.840.10008.1.2.1.99"
@@ -141,8 +141,7 @@ def _inflate_if_deflated(data: bytes, limits: Limits) -> bytes:
     if str(meta.get("TransferSyntaxUID", "")) != DEFLATED:
         return data
     budget = limits.max_voxels * 4 + (1 << 20)
-    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
-    body = inflater.decompress(data[stream.tell() :], budget + 1)
+    body = BoundedInflater(data[stream.tell() :], RAW_DEFLATE, "the deflated DICOM dataset").inflate_to(budget + 1)
     if len(body) > budget:
         raise ImageTooLarge(f"the deflated DICOM inflates past {budget} bytes, more than the voxel limit allows")
     from pydicom.dataset import FileMetaDataset

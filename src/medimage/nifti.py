@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import gzip
 import io
-import zlib
 from typing import Any
 
 import numpy as np
@@ -27,9 +26,9 @@ import numpy.typing as npt
 
 from medimage.errors import UnreadableImage, UnsupportedImage
 from medimage.image import F64, Image, checked_affine
+from medimage.inflate import GZIP_MAGIC, BoundedInflater
 from medimage.limits import Limits
 
-GZIP_MAGIC = b"\x1f\x8b"
 HEADER_BYTES = {348: 1, 540: 2}  # sizeof_hdr -> NIfTI version
 
 
@@ -38,33 +37,6 @@ def is_nifti(head: bytes) -> bool:
     return len(head) >= 4 and (
         int.from_bytes(head[:4], "little") in HEADER_BYTES or int.from_bytes(head[:4], "big") in HEADER_BYTES
     )
-
-
-class _BoundedInflater:
-    """A gzip stream inflated on demand, never past what was asked for. Several gzip members one after another
-    (as bgzip and parallel compressors write them, RFC 1952 section 2.2) read as one stream."""
-
-    def __init__(self, data: bytes) -> None:
-        self.inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        self.pending = data
-        self.out = bytearray()
-
-    def inflate_to(self, size: int) -> bytes:
-        try:
-            while len(self.out) < size:
-                if self.inflater.eof:
-                    rest = self.inflater.unused_data
-                    if not rest.startswith(GZIP_MAGIC):
-                        break
-                    self.inflater, self.pending = zlib.decompressobj(16 + zlib.MAX_WBITS), rest
-                chunk = self.inflater.decompress(self.pending, size - len(self.out))
-                self.pending = self.inflater.unconsumed_tail
-                self.out += chunk
-                if not chunk and not self.pending and not self.inflater.eof:
-                    break
-        except zlib.error as exc:
-            raise UnreadableImage(f"the gzip stream is corrupt ({exc}); send the .nii.gz file intact") from exc
-        return bytes(self.out[:size])
 
 
 def _header(head: bytes) -> Any:
@@ -122,7 +94,7 @@ def read_nifti(data: bytes, limits: Limits) -> Image:
     """
     import nibabel as nib
 
-    inflater = _BoundedInflater(data) if data.startswith(GZIP_MAGIC) else None
+    inflater = BoundedInflater(data, what="the .nii.gz's gzip stream") if data.startswith(GZIP_MAGIC) else None
     head = inflater.inflate_to(540) if inflater else data[:540]
     header = _header(head)
     shape, declared = _declared(header, limits)

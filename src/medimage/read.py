@@ -17,8 +17,9 @@ from pathlib import Path
 from medimage.dicom import is_dicom, read_dicom
 from medimage.errors import ImageError, ImageTooLarge, UnreadableImage, UnsupportedImage
 from medimage.image import FORMATS, Image
+from medimage.inflate import GZIP_MAGIC
 from medimage.limits import Limits
-from medimage.nifti import GZIP_MAGIC, is_nifti, read_nifti
+from medimage.nifti import is_nifti, read_nifti
 from medimage.picture import picture_format, read_picture
 
 ZIP_MAGIC = b"PK\x03\x04"

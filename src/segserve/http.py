@@ -7,8 +7,8 @@ cache's peer protocol is not here: peers talk on a listener of their own
 ``Host`` names this node are answered, and with an API token everything but
 ``/healthz``, ``/metrics`` and ``/static`` needs it. Every error is JSON
 ``{"error": {"code", "message", ...}}`` with a status that says whose fault it is.
-The segment route carries no middleware, so gee runs it without building a chain:
-the cached path is a hash, a memo lookup and a write.
+The cached path of the segment route is the host check, the hardening headers, a
+hash, a memo lookup and a write.
 """
 
 from __future__ import annotations

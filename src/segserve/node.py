@@ -18,10 +18,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import inspect
 import ipaddress
 import logging
-import os
-import pathlib
 import ssl
 from typing import Any
 
@@ -29,7 +28,7 @@ import uvicorn
 
 import gee
 from gee.serving import guarded_protocol
-from geecache.auth import PeerAuth, new_secret
+from geecache.auth import PeerAuth, load_secret, new_secret
 from geecache.node import add_trust_arguments, listen, load_callable, non_negative_int, peer_auth, peer_list
 from medimage import Limits, available_cpus
 from segserve.cache import Cache
@@ -127,7 +126,8 @@ def parser() -> argparse.ArgumentParser:
         default=defaults.max_run_pixels,
         help="pixels of one model run (planes x grid pixels): bounds the model's memory per run",
     )
-    limits.add_argument("--max-frame-bytes", type=_positive_int, default=64 << 20, help="TCP frame limit")
+    tcp = {name: parameter.default for name, parameter in inspect.signature(TCPServer).parameters.items()}
+    limits.add_argument("--max-frame-bytes", type=_positive_int, default=tcp["max_frame"], help="TCP frame limit")
     limits.add_argument(
         "--max-connections", type=_positive_int, default=512, help="HTTP connections at once; beyond: 503"
     )
@@ -144,39 +144,46 @@ def parser() -> argparse.ArgumentParser:
         default=256 << 20,
         help="request-body bytes being received at once over all HTTP connections; beyond: 503",
     )
-    limits.add_argument("--idle-timeout", type=float, default=60.0, help="seconds before an idle TCP client is dropped")
+    limits.add_argument(
+        "--idle-timeout", type=float, default=tcp["idle_timeout"], help="seconds before an idle TCP client is dropped"
+    )
     limits.add_argument(
         "--tcp-max-connections",
         type=_positive_int,
-        default=256,
+        default=tcp["max_connections"],
         help="TCP connections open at once; one more gets a busy error frame and is closed",
     )
     limits.add_argument(
         "--tcp-max-buffered-bytes",
         type=_positive_int,
-        default=256 << 20,
+        default=tcp["max_buffered_bytes"],
         help="TCP frame bytes being received at once over all connections; a frame beyond gets busy and its "
         "connection is closed (at least --max-frame-bytes)",
     )
     limits.add_argument(
         "--tcp-frame-timeout",
         type=float,
-        default=None,
+        default=tcp["frame_timeout"],
         help="seconds to receive one TCP frame's body after its header (default: the smaller of 10 and --idle-timeout)",
     )
     limits.add_argument(
         "--tcp-write-timeout",
         type=float,
-        default=30.0,
+        default=tcp["write_timeout"],
         help="seconds a TCP client has to take each answer before its connection is closed",
     )
     limits.add_argument(
         "--tcp-max-pending-bytes",
         type=_positive_int,
-        default=16 << 20,
+        default=tcp["max_pending_bytes"],
         help="unsent bytes of earlier answers a TCP connection may hold when another is ready; beyond, it is closed",
     )
-    limits.add_argument("--max-in-flight", type=_positive_int, default=32, help="requests in flight per TCP connection")
+    limits.add_argument(
+        "--max-in-flight",
+        type=_positive_int,
+        default=tcp["max_in_flight"],
+        help="requests in flight per TCP connection",
+    )
     cache = p.add_argument_group("cache")
     cache.add_argument("--cache-bytes", type=non_negative_int, default=256 << 20, help="bytes for results")
     cache.add_argument("--input-cache-bytes", type=non_negative_int, default=256 << 20, help="bytes for inputs")
@@ -225,14 +232,13 @@ def is_loopback(host: str) -> bool:
 
 
 def read_token(path: str | None) -> str | None:
-    """The API token from ``--api-token-file`` or ``$SEGSERVE_API_TOKEN``, or ``None``."""
-    if path:
-        try:
-            token = pathlib.Path(path).read_text().strip()
-        except OSError as exc:
-            raise SystemExit(f"segserve: cannot read --api-token-file {path}: {exc.strerror}") from exc
-    else:
-        token = os.environ.get(TOKEN_ENV, "").strip()
+    """The API token from ``--api-token-file`` or ``$SEGSERVE_API_TOKEN``, or ``None``; read as the cluster secret
+    is (``geecache.auth.load_secret``: a file others may read is refused)."""
+    try:
+        secret = load_secret(path, env=TOKEN_ENV)
+    except ValueError as exc:
+        raise SystemExit(f"segserve: --api-token-file: {exc}") from exc
+    token = secret.decode("utf-8", "replace") if secret else None
     if token and len(token) < 16:
         raise SystemExit("segserve: the API token must be at least 16 characters; make one with `make secret`")
     return token or None

@@ -79,7 +79,7 @@ def test_trusted_network_mode_serves_reads_unsigned_and_refuses_writes() -> None
         assert node.group.main_cache.get("victim") == b"value of victim"  # the read's value, not the write's
 
 
-def test_verify_request_in_constant_parts() -> None:
+def test_a_signature_for_another_target_or_none_at_all_is_refused() -> None:
     auth = PeerAuth(SECRET, window=5)
     headers = auth.sign_request("GET", "/p", b"")
     with pytest.raises(AuthError, match="does not match"):
