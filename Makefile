@@ -84,9 +84,9 @@ bench-geecache: $(VENV)/.test-deps
 proto: $(VENV)/.test-deps
 	cd src/geecache && ../../$(PY) -m grpc_tools.protoc -I. --python_out=. --pyi_out=. groupcache.proto
 
-# The default freqseg checkpoint (runs/gfunet-small/best.pt) in one command: fetch and build the dataset, then train.
+# The default freqseg checkpoint (runs/gfunet-small/best.pt) in one command: fetch and build the datasets, then train.
 train: $(VENV)/.test-deps
-	test -f data/btcv/dataset.json || $(PY) -m freqseg prepare
+	test -f data/btcv/dataset.json -a -f data/btcv-c/dataset.json || $(PY) -m freqseg prepare
 	$(PY) -m freqseg train --config configs/gfunet-small.toml
 
 clean:

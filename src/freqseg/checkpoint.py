@@ -7,46 +7,61 @@ imports another for these).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from freqseg.config import TrainConfig
-from freqseg.models.gfunet import GFUNet, config_for
+from freqseg.models.gfunet import GFUNet, GFUNetConfig, config_for
 from freqseg.models.universal import UniversalConfig, UniversalGFUNet
 from freqseg.prompts import DEFAULT_FILE as DEFAULT_PROMPTS
 from freqseg.prompts import PromptEmbeddings
 from medimage import ModelSpec
 
+Builder = Callable[[TrainConfig, list[str], "torch.Tensor | None"], nn.Module]
 
-def build_model(config: TrainConfig, classes: list[str], text_embeddings: torch.Tensor | None = None) -> nn.Module:
-    """The configured network for ``classes`` (background first). The universal model reads its prompt embeddings
-    from ``config.prompts`` unless given (a checkpoint carries its own)."""
-    num_classes = len(classes)
-    decoder = {"decoder_dims": config.decoder_dims} if config.decoder_dims else {}
-    if config.model in ("gfunet", "attention"):
-        mixer = "filter" if config.model == "gfunet" else "attention"
-        return GFUNet(config_for(config.size, num_classes=num_classes, mixer=mixer, **decoder))
-    if config.model == "universal":
-        if config.conditioning == "text" and text_embeddings is None:
-            prompts = PromptEmbeddings.load(config.prompts or DEFAULT_PROMPTS)
-            prompts.check(classes[1:], where="the dataset's foreground classes")
-            text_embeddings = prompts.embeddings
-        width = int(text_embeddings.shape[1]) if text_embeddings is not None else 384
-        universal = UniversalConfig(config_for(config.size, **decoder), num_classes - 1, config.conditioning, width)
-        return UniversalGFUNet(universal, text_embeddings)
+
+def _backbone(config: TrainConfig, **fields: object) -> GFUNetConfig:
+    extra: dict[str, object] = {"position_embedding": config.position_embedding}
+    if config.decoder_dims:
+        extra["decoder_dims"] = config.decoder_dims
+    return config_for(config.size, **extra, **fields)
+
+
+def _gfunet(config: TrainConfig, classes: list[str], _: torch.Tensor | None) -> nn.Module:
+    mixer = "filter" if config.model == "gfunet" else "attention"
+    return GFUNet(_backbone(config, num_classes=len(classes), mixer=mixer))
+
+
+def _universal(config: TrainConfig, classes: list[str], text_embeddings: torch.Tensor | None) -> nn.Module:
+    if config.conditioning == "text" and text_embeddings is None:
+        prompts = PromptEmbeddings.load(config.prompts or DEFAULT_PROMPTS)
+        prompts.check(classes[1:], where="the dataset's foreground classes")
+        text_embeddings = prompts.embeddings
+    width = int(text_embeddings.shape[1]) if text_embeddings is not None else 384
+    universal = UniversalConfig(_backbone(config), len(classes) - 1, config.conditioning, width)
+    return UniversalGFUNet(universal, text_embeddings)
+
+
+def _unet(config: TrainConfig, classes: list[str], _: torch.Tensor | None) -> nn.Module:
     from monai.networks.nets.unet import UNet
 
     channels = config.unet_channels
-    return UNet(
-        spatial_dims=2,
-        in_channels=1,
-        out_channels=num_classes,
-        channels=channels,
-        strides=(2,) * (len(channels) - 1),
-        num_res_units=1,
-    )
+    strides = (2,) * (len(channels) - 1)
+    return UNet(spatial_dims=2, in_channels=1, out_channels=len(classes), channels=channels, strides=strides,
+                num_res_units=1)  # fmt: skip
+
+
+# The architectures a config's ``model`` names (``freqseg.config.MODELS``).
+ARCHITECTURES: dict[str, Builder] = {"gfunet": _gfunet, "attention": _gfunet, "universal": _universal, "unet": _unet}
+
+
+def build_model(config: TrainConfig, classes: list[str], text_embeddings: torch.Tensor | None = None) -> nn.Module:
+    """The configured network for ``classes`` (background first), from ``ARCHITECTURES``. The universal model reads
+    its prompt embeddings from ``config.prompts`` unless given (a checkpoint carries its own)."""
+    return ARCHITECTURES[config.model](config, classes, text_embeddings)
 
 
 def model_stride(model: nn.Module) -> int:

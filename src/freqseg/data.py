@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from monai.transforms.transform import RandomizableTransform
 from torch.utils.data import Dataset
 
 from freqseg.errors import DataError
@@ -217,25 +218,90 @@ class SliceDataset(Dataset[tuple[torch.Tensor, ...]]):
         return torch.as_tensor(image).float(), torch.as_tensor(label).long()
 
 
-def augmentation(seed: int, crop: int = 0) -> Any:
-    """MONAI transforms for training slices: a random crop of ``crop`` pixels (2 of 3 centred on an organ) when
-    ``crop`` > 0, small rotations and scaling, intensity jitter; no flips (anatomy is sided: a flipped liver is
-    no liver)."""
+# How far each organ's attenuation can rise (or move) with intravenous contrast, in HU over its unenhanced value,
+# from unenhanced to late arterial / portal-venous phases (Bae, "Intravenous contrast medium administration and scan
+# timing at CT", Radiology 256(1), 2010). The stomach's range is its content's (water, gas, oral contrast), not
+# enhancement. Measured here: the aorta is 41 HU in scan A (unenhanced), 177 in B (portal-venous), 352 in C (CTA).
+ENHANCEMENT_HU: dict[str, tuple[float, float]] = {
+    "spleen": (0.0, 100.0),
+    "kidney_right": (0.0, 200.0),
+    "kidney_left": (0.0, 200.0),
+    "liver": (0.0, 80.0),
+    "stomach": (-100.0, 100.0),
+    "aorta": (0.0, 350.0),
+    "inferior_vena_cava": (0.0, 200.0),
+    "portal_vein_and_splenic_vein": (0.0, 200.0),
+    "pancreas": (0.0, 100.0),
+    "adrenal_gland_right": (0.0, 80.0),
+    "adrenal_gland_left": (0.0, 80.0),
+}
+
+
+class RandContrastEnhanced(RandomizableTransform):
+    """Simulate a contrast phase: each organ's pixels shifted by its own random HU offset (``ENHANCEMENT_HU``).
+
+    Works on windowed slices (``{"image": [1, H, W] in [0, 1], "label": [1, H, W]}``): an offset of ``d`` HU is
+    ``d / (high - low)`` there, and the result is clipped back to [0, 1] as the window clips. A network trained on
+    unenhanced scans meets bright vessels and organs at test time; this shows them to it in training.
+
+    Args:
+        classes: class names by label index (background first); names missing from ``ENHANCEMENT_HU`` do not move.
+        window: the (low, high) HU window the slices were made with.
+        prob: the chance a sample is enhanced at all.
+    """
+
+    def __init__(self, classes: list[str], window: tuple[float, float], prob: float = 0.7):
+        RandomizableTransform.__init__(self, prob)
+        width = window[1] - window[0]
+        ranges = [ENHANCEMENT_HU.get(name, (0.0, 0.0)) for name in classes]
+        self.low = np.array([r[0] for r in ranges]) / width
+        self.high = np.array([r[1] for r in ranges]) / width
+        self.low[0] = self.high[0] = 0.0  # background stays
+
+    def __call__(self, data: dict[str, Any]) -> dict[str, Any]:
+        self.randomize(None)
+        if not self._do_transform:
+            return data
+        image, label = torch.as_tensor(data["image"]), torch.as_tensor(data["label"])
+        offsets = torch.as_tensor(self.R.uniform(self.low, self.high), dtype=image.dtype)
+        shift = offsets[label.long().clamp(0, len(offsets) - 1)]
+        return {**data, "image": (image + shift).clamp(0.0, 1.0)}
+
+
+def augmentation(
+    seed: int, crop: int = 0, classes: list[str] | None = None, window: tuple[float, float] = (-175.0, 250.0)
+) -> Any:
+    """MONAI transforms for training slices: a random crop of ``crop`` pixels (2 of 3 centred on an organ; narrower
+    slices padded first) when ``crop`` > 0; simulated contrast enhancement (``RandContrastEnhanced``), calibration
+    shifts and blur when ``classes`` are given; small rotations and scaling; intensity jitter and noise. No flips
+    (anatomy is sided: a flipped liver is no liver)."""
     from monai.transforms.compose import Compose
-    from monai.transforms.croppad.dictionary import RandCropByPosNegLabeld
-    from monai.transforms.intensity.dictionary import RandAdjustContrastd, RandGaussianNoised
+    from monai.transforms.croppad.dictionary import RandCropByPosNegLabeld, SpatialPadd
+    from monai.transforms.intensity.dictionary import (
+        RandAdjustContrastd,
+        RandGaussianNoised,
+        RandGaussianSmoothd,
+        RandShiftIntensityd,
+    )
     from monai.transforms.spatial.dictionary import RandAffined
 
-    crops = []
+    first: list[Any] = []
     if crop:
-        crops.append(
+        first.append(SpatialPadd(keys=("image", "label"), spatial_size=(crop, crop)))  # slices narrower than a crop
+        first.append(
             RandCropByPosNegLabeld(
                 keys=("image", "label"), label_key="label", spatial_size=(crop, crop), pos=2, neg=1, num_samples=1
             )
         )
+    if classes is not None:
+        first += [
+            RandContrastEnhanced(classes, window),
+            RandShiftIntensityd(keys="image", offsets=20.0 / (window[1] - window[0]), prob=0.5),  # calibration
+            RandGaussianSmoothd(keys="image", sigma_x=(0.25, 1.0), sigma_y=(0.25, 1.0), prob=0.2),  # thick slices
+        ]
     transform = Compose(
         [
-            *crops,
+            *first,
             RandAffined(
                 keys=("image", "label"),
                 prob=0.5,

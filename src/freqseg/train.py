@@ -20,7 +20,14 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import ConcatDataset, DataLoader, DistributedSampler
+from torch.utils.data import (
+    ConcatDataset,
+    DataLoader,
+    DistributedSampler,
+    RandomSampler,
+    Sampler,
+    WeightedRandomSampler,
+)
 
 from freqseg.checkpoint import build_model, load_checkpoint, model_stride, pick_device
 from freqseg.config import TrainConfig
@@ -128,6 +135,25 @@ def pick_loss(config: TrainConfig, partial: bool) -> Any:
     return lambda logits, labels, labelled: full(logits, labels)
 
 
+def epoch_sampler(
+    config: TrainConfig, parts: list[SliceDataset], dist: Distributed, generator: torch.Generator
+) -> Sampler[int]:
+    """Which training items an epoch visits (each crop is drawn anew, so a slice may come back).
+
+    By default every slice ``samples_per_slice`` times, shuffled (under torchrun, dealt across the processes). With
+    ``dataset_weights`` or ``epoch_crops`` (one process): ``epoch_crops`` draws, each dataset's share set by its
+    weight (or its slice count), slices within a dataset equally likely.
+    """
+    train_set: ConcatDataset[tuple[torch.Tensor, ...]] = ConcatDataset(parts)
+    if dist.world > 1:
+        return DistributedSampler(train_set, seed=config.seed)
+    if not config.dataset_weights and not config.epoch_crops:
+        return RandomSampler(train_set, generator=generator)
+    shares = config.dataset_weights or tuple(float(len(p)) for p in parts)
+    weights = [share / len(p) / sum(shares) for p, share in zip(parts, shares, strict=True) for _ in range(len(p))]
+    return WeightedRandomSampler(weights, config.epoch_crops or len(train_set), replacement=True, generator=generator)
+
+
 def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> dict[str, Any]:
     """Train as configured; returns the summary also written to ``summary.json``."""
     from tqdm import tqdm
@@ -157,21 +183,22 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> d
     prep = Preprocessing(config.window, config.spacing, model_stride(model))
     if config.crop % model_stride(model):
         raise ValueError(f"config field 'crop' ({config.crop}) must be a multiple of {model_stride(model)}")
-    transform = augmentation(config.seed, config.crop) if config.augment else None
+    transform = None
+    if config.augment:
+        enhance = {"classes": spec.classes, "window": config.window} if config.enhance else {}
+        transform = augmentation(config.seed, config.crop, **enhance)  # type: ignore[arg-type]
     repeats = config.samples_per_slice if config.augment else 1
-    train_set: ConcatDataset[tuple[torch.Tensor, ...]] = ConcatDataset(
-        [SliceDataset(s.cases["training"], num_classes, prep, transform, repeats, s.labelled_mask) for s in train_specs]
-    )
+    parts = [
+        SliceDataset(s.cases["training"], num_classes, prep, transform, repeats, s.labelled_mask) for s in train_specs
+    ]
+    train_set: ConcatDataset[tuple[torch.Tensor, ...]] = ConcatDataset(parts)
     val_cases = spec.cases["validation"] or spec.cases["training"]
     val_set = SliceDataset(val_cases, num_classes, prep)
-    sampler: DistributedSampler[Any] | None = (
-        DistributedSampler(train_set, seed=config.seed) if dist.world > 1 else None
-    )
     generator = torch.Generator().manual_seed(config.seed)
+    sampler = epoch_sampler(config, parts, dist, generator)
     train_loader = DataLoader(
         train_set,
         batch_size=config.batch_size,
-        shuffle=sampler is None,
         sampler=sampler,
         num_workers=config.num_workers,
         generator=generator,
@@ -202,7 +229,7 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> d
     )
     started = time.perf_counter()
     for epoch in range(start_epoch, config.epochs + 1):
-        if sampler is not None:
+        if isinstance(sampler, DistributedSampler):
             sampler.set_epoch(epoch)
         net.train()
         losses = []

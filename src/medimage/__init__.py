@@ -15,7 +15,7 @@ header field.
 from medimage.cpus import available_cpus
 from medimage.errors import ImageError, ImageTooLarge, UnreadableImage, UnsupportedImage, UnusableImage
 from medimage.geometry import canonical
-from medimage.grid import ModelInput, labels_to_input, labels_to_model, pad_to_stride, to_model
+from medimage.grid import ModelInput, labels_to_input, labels_to_model, pad_to_stride, pair_labels, to_model
 from medimage.image import FORMATS, Image
 from medimage.intensity import window
 from medimage.limits import Limits
@@ -46,6 +46,7 @@ __all__ = [
     "labels_to_model",
     "pack_series",
     "pad_to_stride",
+    "pair_labels",
     "read_bytes",
     "read_files",
     "read_path",

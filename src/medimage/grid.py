@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from medimage.errors import UnreadableImage
-from medimage.geometry import Orientation, orientation
+from medimage.geometry import Orientation, canonical, orientation
 from medimage.image import F32, Image
 from medimage.intensity import model_values
 from medimage.limits import Limits
@@ -89,6 +89,31 @@ def labels_to_input(labels: U8, model_input: ModelInput) -> U8:
     return np.ascontiguousarray(model_input.orientation.from_ras(back))
 
 
+def same_grid(shape: tuple[int, ...], affine: npt.NDArray[np.float64], other_shape: tuple[int, ...],
+              other_affine: npt.NDArray[np.float64]) -> bool:  # fmt: skip
+    """Do two RAS+ voxel grids coincide (same shape, affines within ``PAIRING_MM``)?"""
+    return tuple(shape) == tuple(other_shape) and bool(np.allclose(affine, other_affine, atol=PAIRING_MM))
+
+
+def pair_labels(image: Image, label_image: Image) -> tuple[Image, Image]:
+    """An image and its label map, both turned onto RAS+ (``canonical``), checked to share one voxel grid.
+
+    The pairing goes through the affines, never the array order: a DICOM series (LPS, rows first) and a label NIfTI
+    stored LAS with its own axis order land voxel for voxel on each other.
+
+    Raises:
+        UnreadableImage: the two grids differ after orientation (the message gives both).
+    """
+    image, label_image = canonical(image), canonical(label_image)
+    if not same_grid(label_image.shape, label_image.affine, image.shape, image.affine):
+        raise UnreadableImage(
+            f"the label map's grid (shape {label_image.shape} oriented to RAS, affine "
+            f"{label_image.affine[:3].round(2).tolist()}) differs from its image's (shape {image.shape}, affine "
+            f"{image.affine[:3].round(2).tolist()}); a label map must lie on its image's voxel grid"
+        )
+    return image, label_image
+
+
 def labels_to_model(label_image: Image, model_input: ModelInput) -> U8:
     """A reference label map (read like any image) onto ``model_input``'s grid: ``[Z, X', Y']`` uint8.
 
@@ -101,7 +126,7 @@ def labels_to_model(label_image: Image, model_input: ModelInput) -> U8:
     turn = orientation(label_image)
     values = turn.to_ras(label_image.array)
     affine = turn.ras_affine(label_image.affine, label_image.shape)
-    if values.shape != model_input.ras_shape or not np.allclose(affine, model_input.ras_affine, atol=PAIRING_MM):
+    if not same_grid(values.shape, affine, model_input.ras_shape, model_input.ras_affine):
         raise UnreadableImage(
             f"the label map's grid (shape {values.shape} oriented to RAS, affine {affine[:3].round(2).tolist()}) "
             f"differs from its image's (shape {model_input.ras_shape}, affine "

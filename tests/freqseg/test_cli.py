@@ -1,6 +1,7 @@
 """The CLI end to end on a tiny dataset made here: train, resume, evaluate, and its errors."""
 
 import json
+from pathlib import Path
 
 import nibabel as nib
 import numpy as np
@@ -9,7 +10,7 @@ import torch
 from PIL import Image
 
 from freqseg.cli import main
-from freqseg.prepare import CLASSES, build
+from freqseg.prepare import CLASSES, SCANS, btcv_labels, build, slab
 
 from tests.freqseg.test_data import volume
 
@@ -25,7 +26,8 @@ def dataset(tmp_path_factory):
     image[6:18, 6:18, 2:34] += 150
     segmentation[22:28, 20:28, 2:34] = 1  # a "spleen"
     image[22:28, 20:28, 2:34] += 80
-    build(volume(image, spacing=1.0), volume(segmentation, spacing=1.0), root, block=4)
+    scan = (volume(image, spacing=1.0), btcv_labels(segmentation, SCANS["A"].codes))
+    build(scan, slab(*scan, 28, 36), root, block=4)  # the last slices again, as the test split
     return root
 
 
@@ -153,3 +155,11 @@ def test_init_from_weights_of_another_shape_is_one_clear_error(tmp_path, dataset
     tune = write_config(tmp_path, dataset, model="universal", prompts=str(narrow), init=init, out=str(tmp_path / "t"))
     assert main(["train", "--config", str(tune)]) == 2
     assert "does not fit this config's model" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).parents[2] / "configs").rglob("*.toml")), ids=lambda p: p.name)
+def test_every_shipped_config_parses(path):
+    from freqseg.config import TrainConfig
+
+    config = TrainConfig.from_file(path)
+    assert config.out.startswith("runs/") and config.dataset.startswith("data/")

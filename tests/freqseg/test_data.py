@@ -6,8 +6,7 @@ import pytest
 
 from freqseg.data import Preprocessing, SliceDataset, load_dataset
 from freqseg.errors import DataError
-from freqseg.prepare import build, split_blocks
-from medimage import Image, read_path
+from medimage import Image
 
 
 def volume(array: np.ndarray, spacing: float = 3.0) -> Image:
@@ -92,31 +91,6 @@ def test_a_label_map_stored_with_other_axes_pairs_through_the_affines(tmp_path):
         SliceDataset(load_dataset(root).cases["training"], 3, Preprocessing(spacing=(3.0, 3.0)))
 
 
-def test_split_blocks_never_let_splits_touch():
-    blocks = split_blocks(10, 60, 6)
-    covered = [(split, z) for split, start, stop in blocks for z in range(start, stop)]
-    by_slice = dict((z, split) for split, z in covered)
-    for z, split in by_slice.items():
-        for neighbour in (z - 1, z + 1):
-            assert by_slice.get(neighbour, split) == split
-    assert {split for split, _, _ in blocks} == {"training", "validation", "test"}
-
-
-def test_build_writes_a_decathlon_dataset(tmp_path):
-    shape = (16, 16, 40)
-    segmentation = np.zeros(shape, np.float32)
-    segmentation[4:8, 4:8, 5:35] = 5  # TotalSegmentator's liver
-    segmentation[10:12, 10:12, 5:35] = 52  # aorta
-    segmentation[0:2, 0:2, 5:35] = 90  # not a BTCV organ: dropped
-    image = volume(np.random.default_rng(0).normal(0, 50, shape))
-    meta = build(image, volume(segmentation), tmp_path, block=4)
-    spec = load_dataset(tmp_path)
-    assert all(spec.cases[s] for s in ("training", "validation", "test"))
-    first = read_path(spec.cases["training"][0].label).array
-    assert set(np.unique(first)) <= {0, spec.class_index("liver"), spec.class_index("aorta")}
-    assert meta["numTraining"] == len(spec.cases["training"])
-
-
 def test_labelled_classes_of_a_partial_dataset(tmp_path):
     root = tiny_dataset(tmp_path)
     meta = json.loads((root / "dataset.json").read_text())
@@ -133,3 +107,44 @@ def test_labelled_classes_of_a_partial_dataset(tmp_path):
         (root / "dataset.json").write_text(json.dumps(meta))
         with pytest.raises(DataError, match=message):
             load_dataset(root)
+
+
+def test_contrast_enhancement_moves_each_organ_within_its_range():
+    import torch
+
+    from freqseg.data import ENHANCEMENT_HU, RandContrastEnhanced
+
+    classes = ["background", "liver", "aorta", "gallbladder"]
+    enhance = RandContrastEnhanced(classes, window=(-175.0, 250.0), prob=1.0)
+    enhance.set_random_state(0)
+    label = torch.tensor([[[0, 1, 2, 3]]])
+    image = torch.full((1, 1, 4), 0.3)
+    shifts = torch.stack([enhance({"image": image, "label": label})["image"][0, 0] - 0.3 for _ in range(200)])
+    hu = shifts * 425.0
+    assert torch.all(hu[:, 0].abs() < 1e-4) and torch.all(hu[:, 3].abs() < 1e-4)  # background, gallbladder stay
+    for column, name in ((1, "liver"), (2, "aorta")):
+        low, high = ENHANCEMENT_HU[name]
+        values = hu[:, column]
+        assert values.min() >= low - 1e-3 and values.max() <= min(high, 0.7 * 425) + 1e-3  # clipped at the window
+        assert values.max() > 0.5 * min(high, 0.7 * 425)  # the range is used, not a constant
+    bright = enhance({"image": torch.full((1, 1, 4), 0.99), "label": label})["image"]
+    assert bright.max() <= 1.0  # the window clips
+
+
+def test_epoch_sampler_shares_crops_between_datasets_by_weight(tmp_path):
+    import torch
+
+    from freqseg.config import TrainConfig
+    from freqseg.train import Distributed, epoch_sampler
+
+    big, small = tiny_dataset(tmp_path / "big", shapes=((32, 32, 12), (32, 32, 12))), tiny_dataset(tmp_path / "small")
+    prep = Preprocessing(spacing=(3.0, 3.0))
+    parts = [SliceDataset(load_dataset(root).cases["training"], 3, prep) for root in (big, small)]
+    config = TrainConfig(dataset_weights=(1.0, 1.0), datasets=(str(big), str(small)), epoch_crops=4000)
+    sampler = epoch_sampler(config, parts, Distributed(torch.device("cpu")), torch.Generator().manual_seed(0))
+    drawn = torch.tensor(list(sampler))
+    assert len(drawn) == 4000
+    from_small = (drawn >= len(parts[0])).float().mean().item()
+    assert 0.45 < from_small < 0.55  # 4 slices weigh as much as 12
+    default = epoch_sampler(TrainConfig(), parts, Distributed(torch.device("cpu")), torch.Generator().manual_seed(0))
+    assert sorted(default) == list(range(16))  # every slice once (repeats live in the dataset), shuffled

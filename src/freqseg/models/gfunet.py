@@ -45,6 +45,10 @@ class GFUNetConfig:
     mixer: str = "filter"  # "filter" (global filter) or "attention" (multi-head self-attention)
     heads: int = 4
     transform: str = "fft"  # "fft" for training, "matmul" for export (see freqseg.spectral)
+    # A learned absolute position embedding (ViT's), resized to the input. Off, the network is translation
+    # equivariant and must place organs by their context: a model trained on crops meets whole slices of another
+    # field of view at test time, where the embedding's positions mean something else.
+    position_embedding: bool = True
 
     def __post_init__(self) -> None:
         if len(self.dims) != len(self.depths):
@@ -170,8 +174,9 @@ class GFUNet(nn.Module):
         grid = config.img_size // config.patch_size
         self.stem = ResBlock(config.in_channels, config.stem_dim)  # full-resolution skip for sharp edges
         self.patch_embed = nn.Conv2d(config.in_channels, config.dims[0], config.patch_size, config.patch_size)
-        self.pos_embed = nn.Parameter(torch.zeros(1, config.dims[0], grid, grid))
-        nn.init.trunc_normal_(self.pos_embed, std=0.02)
+        self.pos_embed = nn.Parameter(torch.zeros(1, config.dims[0], grid, grid)) if config.position_embedding else None
+        if self.pos_embed is not None:
+            nn.init.trunc_normal_(self.pos_embed, std=0.02)
         self.embed_norm = LayerNorm2d(config.dims[0])
         self.stages = nn.ModuleList()
         self.downsamples = nn.ModuleList()
@@ -202,10 +207,12 @@ class GFUNet(nn.Module):
     def encode(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Features of every stage, finest first."""
         x = self.patch_embed(x)
-        pos: torch.Tensor = self.pos_embed
-        if pos.shape[-2:] != x.shape[-2:]:
-            pos = F.interpolate(pos, size=x.shape[-2:], mode="bilinear", align_corners=False)
-        x = self.embed_norm(x + pos)
+        if self.pos_embed is not None:
+            pos: torch.Tensor = self.pos_embed
+            if pos.shape[-2:] != x.shape[-2:]:
+                pos = F.interpolate(pos, size=x.shape[-2:], mode="bilinear", align_corners=False)
+            x = x + pos
+        x = self.embed_norm(x)
         features = []
         for i, stage in enumerate(self.stages):
             x = stage(x)
