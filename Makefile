@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: run cluster secret bench-segserve test lint typecheck pytest proto bench-gee bench-router bench-http bench-inprocess bench-geecache train clean
+.PHONY: run cluster secret bench-segserve test lint typecheck pytest proto bench-gee bench-router bench-http bench-inprocess bench-geecache train model clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -88,6 +88,10 @@ proto: $(VENV)/.test-deps
 train: $(VENV)/.test-deps
 	test -f data/btcv/dataset.json -a -f data/btcv-c/dataset.json || $(PY) -m freqseg prepare
 	$(PY) -m freqseg train --config configs/gfunet-small.toml
+
+# The bundled model made anew: train as above, then export where `make run` finds it (ONNX, parity-checked).
+model: train
+	$(PY) -m freqseg export runs/gfunet-small/best.pt --out src/segserve/assets/default.onnx
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -26,7 +26,7 @@ from freqseg.complexity import count_flops, parameters
 from freqseg.evaluate import evaluate, interval
 from freqseg.prepare import NOISE, SCANS, btcv_labels, fetch
 from freqseg.statistics import seed_spread
-from medimage import read_path
+from medimage import POSTPROCESSING, read_path
 
 from common import header
 
@@ -57,6 +57,7 @@ def main() -> None:
     parser.add_argument("models", nargs="+", help="NAME=RUN[,RUN...]: one training run per seed")
     parser.add_argument("--cache", default=".cache/freqseg", help="where prepare put the sdist")
     parser.add_argument("--out", default="runs/heldout.json")
+    parser.add_argument("--postprocess", choices=POSTPROCESSING, help="for every run (default: each run's own)")
     args = parser.parse_args()
     x = torch.randn(1, 1, 256, 208)
     results: dict[str, dict[str, object]] = {}
@@ -66,7 +67,7 @@ def main() -> None:
         for run in map(Path, runs.split(",")):
             model, config, _ = load_checkpoint(run / "best.pt", torch.device("cpu"))
             summary = json.loads((run / "summary.json").read_text())
-            scored = evaluate(run / "best.pt", run / "eval-test", split="test")
+            scored = evaluate(run / "best.pt", run / "eval-test", split="test", postprocess=args.postprocess)
             seeds.append({"run": str(run), "seed": config.seed, "minutes": summary["seconds"] / 60, **scored})
         results[name] = {
             "architecture": f"{config.model} ({config.size})" if config.model != "unet" else "MONAI UNet",

@@ -36,7 +36,6 @@ from freqseg.statistics import seed_spread
 
 from common import header
 
-RUNS = Path("runs/partial")
 SINGLE = ("single-organs", "single-kidneys", "single-vessels", "single-aorta")
 VARIANTS = {
     "(a) one network per dataset": SINGLE,
@@ -75,10 +74,10 @@ class PerDatasetNetworks(nn.Module):
         return scores
 
 
-def load(names: list[str]) -> tuple[nn.Module, Preprocessing, list[str]]:
+def load(runs: Path, names: list[str]) -> tuple[nn.Module, Preprocessing, list[str]]:
     models, masks = [], []
     for name in names:
-        model, config, classes = load_checkpoint(RUNS / name / "last.pt", torch.device("cpu"))
+        model, config, classes = load_checkpoint(runs / name / "last.pt", torch.device("cpu"))
         models.append(model)
         masks.append(load_dataset(config.datasets[0]).labelled_mask if config.datasets else [True] * (len(classes) - 1))
     model = models[0] if len(models) == 1 else PerDatasetNetworks(models, masks)
@@ -94,25 +93,27 @@ def on_b(model: nn.Module, prep: Preprocessing, classes: list[str], out: Path) -
     return {row["class"]: row["dice"] for row in result["classes"]}
 
 
-def seeds_of(name: str) -> list[int]:
-    return sorted(int(p.name.rsplit("-s", 1)[1]) for p in RUNS.glob(f"{name}-s*") if (p / "last.pt").exists())
+def seeds_of(runs: Path, name: str) -> list[int]:
+    return sorted(int(p.name.rsplit("-s", 1)[1]) for p in runs.glob(f"{name}-s*") if (p / "last.pt").exists())
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.parse_args()
+    parser.add_argument("--runs", default="runs/partial", help="the folder holding NAME-sS run folders")
+    args = parser.parse_args()
+    runs = Path(args.runs)
     x = torch.randn(1, 1, 256, 208)
     rows: dict[str, dict[str, object]] = {}
     for label, names in VARIANTS.items():
-        seeds = sorted(set.intersection(*(set(seeds_of(n)) for n in names)))
+        seeds = sorted(set.intersection(*(set(seeds_of(runs, n)) for n in names)))
         if not seeds:
             print(f"skipping {label}: train {', '.join(names)} first")
             continue
         per_seed = []
         for seed in seeds:
-            model, prep, classes = load([f"{n}-s{seed}" for n in names])
-            per_seed.append(on_b(model, prep, classes, RUNS / f"{names[0]}-s{seed}" / "eval-b"))
-        minutes = sum(json.loads((RUNS / f"{n}-s{seeds[0]}" / "summary.json").read_text())["seconds"] for n in names)
+            model, prep, classes = load(runs, [f"{n}-s{seed}" for n in names])
+            per_seed.append(on_b(model, prep, classes, runs / f"{names[0]}-s{seed}" / "eval-b"))
+        minutes = sum(json.loads((runs / f"{n}-s{seeds[0]}" / "summary.json").read_text())["seconds"] for n in names)
         rows[label] = {"seeds": seeds, "dice": per_seed, "params": parameters(model),
                        "gflops": count_flops(model, x) / 1e9, "train_minutes": minutes / 60}  # fmt: skip
     print(header(["torch", "monai"]))
@@ -130,16 +131,16 @@ def main() -> None:
               f"{row['gflops']:.2f} | {row['train_minutes']:.1f} |")  # fmt: skip
     add_class = {}
     for step in ("addclass-base", "addclass-finetune"):
-        seeds = seeds_of(step)
+        seeds = seeds_of(runs, step)
         if seeds:
-            model, prep, classes = load([f"{step}-s{seeds[0]}"])
-            add_class[step] = on_b(model, prep, classes, RUNS / f"{step}-s{seeds[0]}" / "eval-b")
+            model, prep, classes = load(runs, [f"{step}-s{seeds[0]}"])
+            add_class[step] = on_b(model, prep, classes, runs / f"{step}-s{seeds[0]}" / "eval-b")
     if len(add_class) == 2:
         print(f"\n| add a class ({NEW_CLASS}) | its Dice on B | mean Dice on B, the old classes |\n|---|---|---|")
         for step, dice in add_class.items():
             old = [v for k, v in dice.items() if k != NEW_CLASS]
             print(f"| {step} | {dice[NEW_CLASS]:.3f} | {np.mean(old):.3f} |")
-    (RUNS / "compare.json").write_text(json.dumps({"variants": rows, "add_class": add_class}, indent=2))
+    (runs / "compare.json").write_text(json.dumps({"variants": rows, "add_class": add_class}, indent=2))
 
 
 def cell(values: list[float]) -> str:

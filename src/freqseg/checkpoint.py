@@ -96,5 +96,6 @@ def load_checkpoint(path: str | Path, device: torch.device) -> tuple[nn.Module, 
 
 
 def model_spec(model: nn.Module, config: TrainConfig, classes: list[str]) -> ModelSpec:
-    """What ``model`` takes, in the image contract's terms: the window, spacing and stride it was trained with."""
-    return ModelSpec(tuple(classes), config.window, config.spacing, model_stride(model))
+    """What ``model`` takes, in the image contract's terms: the window, spacing and stride it was trained with, and
+    the post-processing chosen for it."""
+    return ModelSpec(tuple(classes), config.window, config.spacing, model_stride(model), postprocess=config.postprocess)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from freqseg.errors import DataError
+from medimage import POSTPROCESSING
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     evaluate.add_argument("--split", default="test", help="training, validation, test, or a sum: validation+test")
     evaluate.add_argument("--dataset", help="override the dataset folder stored in the checkpoint")
     evaluate.add_argument("--out", default=None, help="folder for results.md, results.json and overlays")
+    evaluate.add_argument("--postprocess", choices=POSTPROCESSING, help="override the checkpoint's post-processing")
 
     predict = commands.add_parser("predict", help="segment an image (NIfTI, DICOM, PNG) with a checkpoint")
     predict.add_argument("checkpoint", help="a best.pt or last.pt")
@@ -49,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     export.add_argument("--int8", metavar="PATH", help="also write a static QDQ INT8 model here")
     export.add_argument("--calibration", type=int, default=32, help="training slices to calibrate INT8 on")
     export.add_argument("--dataset", help="override the dataset folder stored in the checkpoint (calibration)")
+    export.add_argument("--postprocess", choices=POSTPROCESSING, help="override the checkpoint's post-processing")
 
     prune = commands.add_parser("prune", help="structured channel pruning of a GFUNet's decoder (then fine-tune)")
     prune.add_argument("checkpoint", help="a trained GFUNet's best.pt")
@@ -113,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
             from freqseg.evaluate import evaluate as run_evaluate
 
             out = args.out or str(Path(args.checkpoint).parent / f"eval-{args.split}")
-            result = run_evaluate(args.checkpoint, out, args.split, args.dataset)
+            result = run_evaluate(args.checkpoint, out, args.split, args.dataset, args.postprocess)
             print((Path(out) / "results.md").read_text())
             print(f"mean Dice {result['mean_dice']:.3f} over {result['slices']} slices; details in {out}")
         elif args.command == "predict":
@@ -154,7 +157,7 @@ def run_export(args: argparse.Namespace) -> None:
 
     if args.opset < 17:
         raise ValueError(f"--opset {args.opset}: use 17 or later (LayerNormalization is an opset-17 operator)")
-    report = export_onnx(args.checkpoint, args.out, opset=args.opset)
+    report = export_onnx(args.checkpoint, args.out, opset=args.opset, postprocess=args.postprocess)
     print(json.dumps(report, indent=2))
     if args.int8:
         calibration = calibration_slices(report, args.calibration, args.dataset)

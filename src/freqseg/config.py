@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from freqseg.errors import DataError
+from medimage import POSTPROCESSING
 
 MODELS = ("gfunet", "attention", "unet", "universal")  # freqseg.checkpoint.ARCHITECTURES builds each
 TRAINABLE = ("all", "head", "head+decoder")
@@ -30,6 +31,7 @@ class TrainConfig:
     window: tuple[float, float] = (-175.0, 250.0)
     spacing: tuple[float, float] = (1.5, 1.5)
     position_embedding: bool = True  # GFUNet's learned absolute position embedding (see GFUNetConfig)
+    postprocess: str = "none"  # what inference does to the labels (medimage.POSTPROCESSING); exported with the model
     augment: bool = True
     enhance: bool = True  # with augment: simulated contrast phases (freqseg.data.RandContrastEnhanced), blur, shift
     crop: int = 128  # train on random crops of this side (0: whole slices); evaluation uses whole slices
@@ -70,6 +72,10 @@ class TrainConfig:
             )
         if self.trainable not in TRAINABLE:
             raise DataError(f"config field 'trainable' is {self.trainable!r}; use one of {', '.join(TRAINABLE)}")
+        if self.postprocess not in POSTPROCESSING:
+            raise DataError(
+                f"config field 'postprocess' is {self.postprocess!r}; use one of {', '.join(POSTPROCESSING)}"
+            )
         if self.lr <= 0:
             raise DataError(f"config field 'lr' must be positive, not {self.lr}")
         self.window = tuple(self.window)  # type: ignore[assignment]

@@ -18,13 +18,19 @@ from torch.utils.data import DataLoader
 from freqseg.checkpoint import load_checkpoint, model_stride, pick_device
 from freqseg.data import Preprocessing, SliceDataset, load_dataset
 from freqseg.statistics import F64, bootstrap_interval
+from medimage import postprocess
 
 Predictor = Callable[[torch.Tensor], torch.Tensor]  # images [B, 1, H, W] -> label maps [B, H, W]
 
 
 def evaluate(
-    checkpoint: str | Path, out: str | Path, split: str = "test", dataset: str | None = None
+    checkpoint: str | Path,
+    out: str | Path,
+    split: str = "test",
+    dataset: str | None = None,
+    postprocess: str | None = None,
 ) -> dict[str, Any]:
+    """Score a checkpoint on a split (``score``) with its own post-processing, or ``postprocess`` if given."""
     device = pick_device("auto")
     model, config, classes = load_checkpoint(checkpoint, device)
 
@@ -33,7 +39,7 @@ def evaluate(
             return model(images.to(device)).argmax(1).cpu()
 
     prep = Preprocessing(config.window, config.spacing, model_stride(model))
-    result = score(predict, classes, prep, dataset or config.dataset, split, out)
+    result = score(predict, classes, prep, dataset or config.dataset, split, out, postprocess or config.postprocess)
     return {"checkpoint": str(checkpoint), **result}
 
 
@@ -52,7 +58,7 @@ def evaluate_onnx(
         return torch.from_numpy(session.run([OUTPUT_NAME], {INPUT_NAME: images.numpy()})[0]).argmax(1)
 
     prep = Preprocessing.from_spec(spec)
-    result = score(predict, list(spec.classes), prep, dataset, split, out)
+    result = score(predict, list(spec.classes), prep, dataset, split, out, spec.postprocess)
     return {"model": str(onnx_path), **result}
 
 
@@ -145,31 +151,38 @@ def markdown(result: dict[str, Any]) -> str:
 
 
 def score(
-    predict: Predictor, classes: list[str], prep: Preprocessing, dataset: str, split: str, out: str | Path
+    predict: Predictor,
+    classes: list[str],
+    prep: Preprocessing,
+    dataset: str,
+    split: str,
+    out: str | Path,
+    post: str = "none",
 ) -> dict[str, Any]:
-    """``SliceScores`` of ``predict`` on a split's slices (on the model grid); writes results.json, results.md and
-    overlay images to ``out``."""
+    """``SliceScores`` of ``predict`` on a split's slices (on the model grid), each case's labels post-processed as a
+    volume (``post``: ``medimage.POSTPROCESSING``); writes results.json, results.md and overlay images to ``out``."""
     spec = load_dataset(dataset)
     if spec.classes != classes:
         raise ValueError(f"the model's classes {classes} differ from the dataset's {spec.classes}")
     unknown = [part for part in split.split("+") if part not in spec.cases]
     if unknown:
         raise ValueError(f"unknown split {unknown[0]!r}; use training, validation, test or a sum like validation+test")
-    slices = SliceDataset([c for part in split.split("+") for c in spec.cases[part]], len(classes), prep)
     scores = SliceScores(len(classes), prep.spacing)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     shown = 0
-    for images, labels in DataLoader(slices, batch_size=8):
-        prediction = predict(images)
-        scores.add(prediction, labels)
+    for case in (c for part in split.split("+") for c in spec.cases[part]):
+        slices = SliceDataset([case], len(classes), prep)
+        batches = [(images, labels, predict(images)) for images, labels in DataLoader(slices, batch_size=8)]
+        raw = torch.cat([prediction for _, _, prediction in batches]).numpy().astype(np.uint8)
+        volume = torch.from_numpy(postprocess(raw, post).astype(np.int64))
+        images, labels = torch.cat([b[0] for b in batches]), torch.cat([b[1] for b in batches])
+        scores.add(volume, labels)
         for i in range(len(images)):
             if shown < 4 and labels[i].any():
-                save_overlay(
-                    images[i, 0].numpy(), labels[i].numpy(), prediction[i].numpy(), out / f"overlay_{shown}.png"
-                )
+                save_overlay(images[i, 0].numpy(), labels[i].numpy(), volume[i].numpy(), out / f"overlay_{shown}.png")
                 shown += 1
-    result = {"split": split, **scores.summary(classes)}
+    result = {"split": split, "postprocess": post, **scores.summary(classes)}
     (out / "results.json").write_text(json.dumps(result, indent=2))
     (out / "results.md").write_text(markdown(result))
     return result

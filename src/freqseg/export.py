@@ -37,10 +37,14 @@ def export_onnx(
     opset: int = 18,
     tolerance: float = 1e-4,
     parity_shapes: Sequence[tuple[int, int, int]] = PARITY_SHAPES,
+    postprocess: str | None = None,
 ) -> dict[str, Any]:
-    """Write ``out`` (one file, dynamic batch/height/width) and return its metadata and parity figures."""
+    """Write ``out`` (one file, dynamic batch/height/width) and return its metadata and parity figures. The file's
+    post-processing is the checkpoint's, or ``postprocess`` if given."""
     out = Path(out)
     model, config, classes = load_checkpoint(checkpoint, torch.device("cpu"))
+    if postprocess is not None:
+        config = replace(config, postprocess=postprocess)
     stride = model_stride(model)
     architecture = f"{config.model} ({config.size})" if config.model != "unet" else "MONAI UNet"
     if isinstance(model, GFUNet):
@@ -62,13 +66,11 @@ def export_onnx(
     )
     assert program is not None
     proto = program.model_proto
-    digest = hashlib.sha256(proto.SerializeToString()).hexdigest()
     spec = replace(
-        model_spec(model, config, classes),
-        architecture=architecture,
-        sha256=digest,
-        extra=(("source", Path(checkpoint).name),),
+        model_spec(model, config, classes), architecture=architecture, extra=(("source", Path(checkpoint).name),)
     )
+    onnx.helper.set_model_props(proto, spec.to_metadata())  # the hash covers the graph and its contract
+    spec = replace(spec, sha256=hashlib.sha256(proto.SerializeToString()).hexdigest())
     onnx.helper.set_model_props(proto, spec.to_metadata())
     metadata = read_props(proto)
     out.parent.mkdir(parents=True, exist_ok=True)

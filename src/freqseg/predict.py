@@ -23,6 +23,7 @@ from medimage import (
     encode_png,
     labels_to_input,
     pad_to_stride,
+    postprocess,
     read_path,
     to_model,
     write_nifti,
@@ -43,7 +44,7 @@ def segment_image(
             chunk = torch.from_numpy(pad_to_stride(planes[start : start + batch_size], spec.stride)[:, None])
             logits = model(chunk.to(device))[:, :, :x, :y]
             labels[start : start + batch_size] = logits.argmax(1).cpu().numpy().astype(np.uint8)
-    return labels_to_input(labels, model_input), model_input
+    return labels_to_input(postprocess(labels, spec.postprocess), model_input), model_input
 
 
 def predict(checkpoint: str | Path, image: str | Path, out: str | Path, batch_size: int = 8) -> dict[str, Any]:

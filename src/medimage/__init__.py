@@ -12,6 +12,7 @@ header field.
     >>> planes = to_model(read_path("ct.nii.gz"), spec, Limits()).planes  # doctest: +SKIP
 """
 
+from medimage.components import POSTPROCESSING, postprocess
 from medimage.cpus import available_cpus
 from medimage.errors import ImageError, ImageTooLarge, UnreadableImage, UnsupportedImage, UnusableImage
 from medimage.geometry import canonical
@@ -28,6 +29,7 @@ __all__ = [
     "FORMATS",
     "INPUT_NAME",
     "OUTPUT_NAME",
+    "POSTPROCESSING",
     "PREFIX",
     "Image",
     "ImageError",
@@ -47,6 +49,7 @@ __all__ = [
     "pack_series",
     "pad_to_stride",
     "pair_labels",
+    "postprocess",
     "read_bytes",
     "read_files",
     "read_path",

@@ -21,6 +21,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from medimage.components import POSTPROCESSING
+
 PREFIX = "freqseg."
 INPUT_NAME = "image"
 OUTPUT_NAME = "logits"
@@ -43,7 +45,8 @@ class ModelSpec:
         modality: the DICOM Modality the model was trained on.
         layout: input axis layout; only ``ras-xy`` exists.
         architecture: a description of the network.
-        sha256: the model's name in cache keys (the exported graph's hash).
+        sha256: the model's name in cache keys (the hash of the exported graph and its contract).
+        postprocess: what to do to the predicted labels (``medimage.components.POSTPROCESSING``).
         extra: the other ``freqseg.*`` keys, kept as written.
     """
 
@@ -55,6 +58,7 @@ class ModelSpec:
     layout: str = LAYOUT
     architecture: str = "unknown"
     sha256: str = ""
+    postprocess: str = "none"
     extra: tuple[tuple[str, str], ...] = ()
 
     def to_metadata(self) -> dict[str, str]:
@@ -68,6 +72,7 @@ class ModelSpec:
             "modality": self.modality,
             "architecture": self.architecture,
             "sha256": self.sha256,
+            "postprocess": self.postprocess,
             **dict(self.extra),
         }
         return {PREFIX + key: value for key, value in values.items()}
@@ -82,6 +87,7 @@ class ModelSpec:
             "layout": self.layout,
             "architecture": self.architecture,
             "sha256": self.sha256,
+            "postprocess": self.postprocess,
         }
 
     @classmethod
@@ -111,7 +117,22 @@ class ModelSpec:
         layout = meta.get(PREFIX + "layout", LAYOUT)
         if layout != LAYOUT:
             raise ModelFileError(f"{where}: layout {layout!r} is not supported; models take {LAYOUT!r} planes")
-        known = {"classes", "window", "spacing", "stride", "layout", "modality", "architecture", "sha256"}
+        postprocess = meta.get(PREFIX + "postprocess", "none")
+        if postprocess not in POSTPROCESSING:
+            raise ModelFileError(
+                f"{where}: '{PREFIX}postprocess' is {postprocess!r}; this reader knows {', '.join(POSTPROCESSING)}"
+            )
+        known = {
+            "classes",
+            "window",
+            "spacing",
+            "stride",
+            "layout",
+            "modality",
+            "architecture",
+            "sha256",
+            "postprocess",
+        }
         extra = tuple(
             sorted(
                 (k[len(PREFIX) :], v) for k, v in meta.items() if k.startswith(PREFIX) and k[len(PREFIX) :] not in known
@@ -126,6 +147,7 @@ class ModelSpec:
             layout=layout,
             architecture=meta.get(PREFIX + "architecture", "unknown"),
             sha256=meta.get(PREFIX + "sha256") or file_hash,
+            postprocess=postprocess,
             extra=extra,
         )
 

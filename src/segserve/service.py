@@ -28,7 +28,7 @@ from prometheus_client.metrics_core import (
 from prometheus_client.registry import Collector
 
 from geecache import LRUCache
-from medimage import Image, ImageError, Limits, ModelInput, labels_to_input, read_bytes, sniff, to_model
+from medimage import Image, ImageError, Limits, ModelInput, labels_to_input, postprocess, read_bytes, sniff, to_model
 from segserve.cache import Cache
 from segserve.errors import ServiceError, bad_input, image_error
 from segserve.model import Model
@@ -206,7 +206,9 @@ class Service:
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
     def finish(self, image: Image, model_input: ModelInput, labels: U8) -> LabelMap:
-        """Labels back on the input's own grid, in the axis order its format answers in."""
+        """The model file's post-processing, then labels back on the input's own grid, in the axis order its format
+        answers in."""
+        labels = postprocess(labels, self.model.info.postprocess)
         voxels = labels_to_input(labels, model_input)  # [i, j, k], the input's own axes
         si, sj, sk = image.spacing
         affine: list[list[float]] | None = None

@@ -1,5 +1,7 @@
 """The universal head: shapes, the batched head against a per-sample loop, conditionings, ONNX with dynamic batch."""
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -92,3 +94,20 @@ def test_exports_with_a_dynamic_batch(tmp_path):
             expected = model(x).numpy()
         got = session.run(["logits"], {"image": x.numpy()})[0]
         assert got.shape == (n, 4, 32, 32) and np.abs(got - expected).max() <= 1e-4
+
+
+def test_at_initialisation_the_head_reads_the_pixels_and_tells_the_classes_apart():
+    """The collapse this guards against: generated head weights near zero (output flat over the image, so the
+    backbone learns nothing) and prompt codes that share their template (every class the same head)."""
+    from freqseg.prompts import DEFAULT_FILE, PromptEmbeddings
+
+    torch.manual_seed(0)
+    prompts = PromptEmbeddings.load(DEFAULT_FILE)
+    model = UniversalGFUNet(UniversalConfig(config_for("tiny"), 12, "text"), prompts.embeddings)
+    with torch.no_grad():
+        logits = model.class_logits(torch.rand(2, 1, 64, 64))
+        codes = model.task_embeddings()
+    assert logits.std(dim=(2, 3)).mean() > 0.05  # 0.001 before the He-initialised head
+    assert abs(logits.mean().item() - math.log(0.1 / 0.9)) < 1.0  # starts near the rare-foreground prior
+    cosine = torch.nn.functional.cosine_similarity(codes[:, None], codes[None], dim=-1)
+    assert cosine[~torch.eye(12, dtype=torch.bool)].mean() < 0.2  # 0.82 before centring the prompts

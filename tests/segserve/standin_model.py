@@ -37,7 +37,7 @@ CLASSES = [
 ]
 
 
-def build(slow: int = 0, width: int = 32) -> onnx.ModelProto:
+def build(slow: int = 0, width: int = 32, postprocess: str = "none") -> onnx.ModelProto:
     c = len(CLASSES)
     centres = np.arange(c, dtype=np.float32) / (c - 1)
     inits = [
@@ -84,6 +84,7 @@ def build(slow: int = 0, width: int = 32) -> onnx.ModelProto:
         "freqseg.sha256": digest,
         "freqseg.architecture": f"stand-in: box filter + nearest-intensity classes (slow={slow})",
         "freqseg.layout": "ras-xy",
+        "freqseg.postprocess": postprocess,
     }
     onnx.helper.set_model_props(model, meta)
     onnx.checker.check_model(model)

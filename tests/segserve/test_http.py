@@ -176,3 +176,22 @@ def test_a_dicom_series_uploaded_as_several_files_is_one_volume(node: Node) -> N
     assert "liver" in result["present"]
     again = httpx.post(f"{node.url}/v1/segment", files=files[::-1], params={"format": "json"}, timeout=30)
     assert again.headers["x-cache"] == "hit"  # the same files in another order: the same input
+
+
+def test_the_model_files_post_processing_keeps_each_organs_largest_piece(tmp_path: pathlib.Path) -> None:
+    """A model file that says ``largest-component``: of two liver-bright regions only the larger is labelled."""
+    import onnx
+
+    from tests.processes import running
+    from tests.segserve import standin_model
+
+    path = tmp_path / "largest.onnx"
+    onnx.save(standin_model.build(postprocess="largest-component"), str(path))
+    image = np.zeros((128, 128), np.uint8)
+    image[10:50, 10:60] = 106  # 106 / 255 is nearest the liver's centre, 5 / 12
+    image[80:100, 80:100] = 106
+    with running([Node(path)]) as (node,):
+        model = httpx.get(f"{node.url}/v1/models", timeout=10).json()["models"][0]
+        labels = labels_of(post(node, png_bytes(image), format="png").content)
+    assert model["postprocess"] == "largest-component"
+    assert (labels[15:45, 15:55] == LIVER).all() and not (labels[75:105, 75:105] == LIVER).any()
