@@ -24,7 +24,7 @@ import torch
 from freqseg.checkpoint import load_checkpoint
 from freqseg.complexity import count_flops, parameters
 from freqseg.evaluate import evaluate, interval
-from freqseg.prepare import NOISE, SCANS, btcv_labels, fetch
+from freqseg.prepare import CLASSES, NOISE, SCANS, btcv_labels, fetch
 from freqseg.statistics import seed_spread
 from medimage import POSTPROCESSING, read_path
 
@@ -38,8 +38,6 @@ def label_noise(cache: Path) -> dict[str, float]:
     folder = fetch(cache)
     maps = [btcv_labels(read_path(folder / name).array, SCANS["A"].codes) for name in NOISE[1:]]
     maps = [m[:, :, 82:112] if m.shape[2] > 30 else m for m in maps]  # force_split covers all of A
-    from freqseg.prepare import CLASSES
-
     ceiling = {}
     for index, name in enumerate(CLASSES[1:], start=1):
         scores = []
