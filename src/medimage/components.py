@@ -24,6 +24,7 @@ def largest_component(labels: U8) -> U8:
     """``labels`` (any shape, 2-D or 3-D, class indexes) with each class cut to its largest 6-connected component
     (4-connected in 2-D); ties go to the component found first. Background stays background."""
     from scipy import ndimage  # type: ignore[import-untyped]  # here: a service that never uses it starts faster
+
     out = np.zeros_like(labels)
     for value in np.unique(labels):
         if value == 0:
