@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from freqseg.models.gfunet import config_for
-from freqseg.models.universal import UniversalConfig, UniversalGFUNet, dynamic_head
+from freqseg.models.universal import LEAK, UniversalConfig, UniversalGFUNet, dynamic_head
 
 
 def tiny(classes: int, conditioning: str = "text", width: int = 16) -> UniversalGFUNet:
@@ -34,8 +34,8 @@ def reference_head(features, params, channels):
         per_class = []
         for k in range(params.shape[1]):
             w1, b1, w2, b2, w3, b3 = torch.split(params[b, k], [c * c, c, c * c, c, c, 1])
-            x = F.relu(F.conv2d(features[b : b + 1], w1.reshape(c, c, 1, 1), b1))
-            x = F.relu(F.conv2d(x, w2.reshape(c, c, 1, 1), b2))
+            x = F.leaky_relu(F.conv2d(features[b : b + 1], w1.reshape(c, c, 1, 1), b1), LEAK)
+            x = F.leaky_relu(F.conv2d(x, w2.reshape(c, c, 1, 1), b2), LEAK)
             per_class.append(F.conv2d(x, w3.reshape(1, c, 1, 1), b3)[0, 0])
         out.append(torch.stack(per_class))
     return torch.stack(out)

@@ -8,7 +8,7 @@ codes. Per image and class:
     task     = Linear(text embedding)                        a trainable projection of the frozen embedding
     visual   = Linear(global average pool of the deepest encoder features)
     params   = controller([task, visual])                    weights and biases of a tiny per-class head
-    logit    = 1x1 conv 8->8, ReLU, 1x1 conv 8->8, ReLU, 1x1 conv 8->1, applied to the decoder's 8-channel map
+    logit    = 1x1 conv 8->8, leaky ReLU, 1x1 conv 8->8, leaky ReLU, 1x1 conv 8->1, on the decoder's 8-channel map
 
 Every class is a binary (sigmoid) output: classes are not mutually exclusive in training, which is what lets a
 dataset that labels only some organs say nothing about the others. The head is batched tensor algebra (einsum over
@@ -35,6 +35,10 @@ from torch import nn
 from freqseg.models.gfunet import GFUNet, GFUNetConfig
 
 CONDITIONINGS = ("text", "onehot-branch", "onehot-channel")
+# The generated head's activations leak: with plain ReLU one large update can leave every hidden unit of a class's
+# head negative on every pixel, and then nothing (controller, backbone) gets a gradient again. One seed of three did
+# exactly that (all second-layer units dead, the output a constant "no"); a leaky unit cannot die.
+LEAK = 0.1
 
 
 @dataclass
@@ -74,14 +78,14 @@ def head_init(channels: int, prior: float = 0.1) -> torch.Tensor:
 
 
 def dynamic_head(features: torch.Tensor, params: torch.Tensor, channels: int) -> torch.Tensor:
-    """Per-(image, class) 1x1 convolutions c->c->c->1 with ReLU between: features [B, c, H, W], params [B, K, P]
-    -> logits [B, K, H, W]. Einsums over batch and class, so no loop and a dynamic batch in ONNX."""
+    """Per-(image, class) 1x1 convolutions c->c->c->1 with leaky ReLU (``LEAK``) between: features [B, c, H, W],
+    params [B, K, P] -> logits [B, K, H, W]. Einsums over batch and class, so no loop and a dynamic batch in ONNX."""
     c = channels
     batch, classes = params.shape[:2]
     w1, b1, w2, b2, w3, b3 = torch.split(params, [c * c, c, c * c, c, c, 1], dim=-1)
     w1, w2, w3 = w1.reshape(batch, classes, c, c), w2.reshape(batch, classes, c, c), w3.reshape(batch, classes, 1, c)
-    x = torch.relu(torch.einsum("bkoi,bihw->bkohw", w1, features) + b1[..., None, None])
-    x = torch.relu(torch.einsum("bkoi,bkihw->bkohw", w2, x) + b2[..., None, None])
+    x = F.leaky_relu(torch.einsum("bkoi,bihw->bkohw", w1, features) + b1[..., None, None], LEAK)
+    x = F.leaky_relu(torch.einsum("bkoi,bkihw->bkohw", w2, x) + b2[..., None, None], LEAK)
     return (torch.einsum("bkoi,bkihw->bkohw", w3, x) + b3[..., None, None])[:, :, 0]
 
 
