@@ -94,7 +94,7 @@ def on_b(model: nn.Module, prep: Preprocessing, classes: list[str], out: Path) -
 
 
 def seeds_of(runs: Path, name: str) -> list[int]:
-    return sorted(int(p.name.rsplit("-s", 1)[1]) for p in runs.glob(f"{name}-s*") if (p / "last.pt").exists())
+    return sorted(int(p.name.rsplit("-s", 1)[1]) for p in runs.glob(f"{name}-s*") if (p / "summary.json").exists())
 
 
 def main() -> None:
