@@ -77,28 +77,35 @@ def export_onnx(
     onnx.save_model(proto, str(out))
     if isinstance(model, GFUNet):
         model.set_transform("fft")  # the parity reference is the model as trained
-    worst = parity(model, out, parity_shapes)
-    if worst > tolerance:
+    worst, scale = parity(model, out, parity_shapes)
+    if worst > tolerance * max(1.0, scale):
         out.unlink()
-        raise ExportError(f"ONNX Runtime differs from PyTorch by {worst:.2e} (> {tolerance:.0e}); nothing written")
-    return {"out": str(out), "bytes": out.stat().st_size, "max_abs_diff": worst, "opset": opset,
-            "dataset": config.dataset, **metadata}  # fmt: skip
+        raise ExportError(
+            f"ONNX Runtime differs from PyTorch by {worst:.2e} on logits up to {scale:.1f} (more than {tolerance:.0e} "
+            "of them); nothing written"
+        )
+    return {"out": str(out), "bytes": out.stat().st_size, "max_abs_diff": worst, "max_abs_logit": scale,
+            "opset": opset, "dataset": config.dataset, **metadata}  # fmt: skip
 
 
-def parity(model: torch.nn.Module, onnx_path: str | Path, shapes: Sequence[tuple[int, int, int]]) -> float:
-    """Largest |ONNX Runtime - PyTorch| over random inputs of the given (batch, height, width)."""
+def parity(
+    model: torch.nn.Module, onnx_path: str | Path, shapes: Sequence[tuple[int, int, int]]
+) -> tuple[float, float]:
+    """Largest |ONNX Runtime - PyTorch| over random inputs of the given (batch, height, width), and the largest
+    |logit| PyTorch gave: float32 differences grow with the logits, so the bound is relative to them (at least 1)."""
     import onnxruntime as ort
 
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     generator = torch.Generator().manual_seed(0)
-    worst = 0.0
+    worst = scale = 0.0
     with torch.no_grad():
         for batch, height, width in shapes:
             image = torch.rand(batch, 1, height, width, generator=generator)
             expected = model(image).numpy()
             got = session.run([OUTPUT_NAME], {INPUT_NAME: image.numpy()})[0]
             worst = max(worst, float(np.abs(got - expected).max()))
-    return worst
+            scale = max(scale, float(np.abs(expected).max()))
+    return worst, scale
 
 
 def calibration_slices(report: dict[str, Any], count: int, dataset: str | None = None) -> list[np.ndarray]:

@@ -108,7 +108,8 @@ def test_universal_model_on_partial_datasets_end_to_end(tmp_path, dataset, capsy
     capsys.readouterr()
     assert main(["export", str(run / "last.pt"), "--out", str(tmp_path / "u.onnx")]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["max_abs_diff"] <= 1e-4 and report["architecture"] == "universal (tiny)"
+    assert report["max_abs_diff"] <= 1e-4 * max(1.0, report["max_abs_logit"])
+    assert report["architecture"] == "universal (tiny)"
     assert len(json.loads(report["classes"])) == 13  # background + the 12 prompts
 
 
