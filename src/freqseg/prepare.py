@@ -219,7 +219,7 @@ def build_partial(c: tuple[Image, np.ndarray], out: Path, step: int = 2) -> dict
         "name": "aorta-from-totalsegmentator-cta",
         "description": "scan C (CT angiography, arterial phase): the aorta labelled, every other organ unknown",
         **COMMON,
-        "labelled_classes": sorted({SCANS["C"].codes[k] for k in SCANS["C"].codes}),
+        "labelled_classes": sorted(set(SCANS["C"].codes.values())),
     })  # fmt: skip
     writer.add("training", "btcv_c.nii.gz", *slab(image, labels, 0, labels.shape[2], step))
     return writer.close()

@@ -136,7 +136,10 @@ def pick_loss(config: TrainConfig, partial: bool) -> Any:
 
 
 def epoch_sampler(
-    config: TrainConfig, parts: list[SliceDataset], dist: Distributed, generator: torch.Generator
+    config: TrainConfig,
+    train_set: ConcatDataset[tuple[torch.Tensor, ...]],
+    dist: Distributed,
+    generator: torch.Generator,
 ) -> Sampler[int]:
     """Which training items an epoch visits (each crop is drawn anew, so a slice may come back).
 
@@ -144,13 +147,13 @@ def epoch_sampler(
     ``dataset_weights`` or ``epoch_crops`` (one process): ``epoch_crops`` draws, each dataset's share set by its
     weight (or its slice count), slices within a dataset equally likely.
     """
-    train_set: ConcatDataset[tuple[torch.Tensor, ...]] = ConcatDataset(parts)
     if dist.world > 1:
         return DistributedSampler(train_set, seed=config.seed)
     if not config.dataset_weights and not config.epoch_crops:
         return RandomSampler(train_set, generator=generator)
-    shares = config.dataset_weights or tuple(float(len(p)) for p in parts)
-    weights = [share / len(p) / sum(shares) for p, share in zip(parts, shares, strict=True) for _ in range(len(p))]
+    sizes = [len(part) for part in train_set.datasets]  # type: ignore[arg-type]  # SliceDatasets have a length
+    shares = config.dataset_weights or tuple(float(n) for n in sizes)
+    weights = [share / n / sum(shares) for n, share in zip(sizes, shares, strict=True) for _ in range(n)]
     return WeightedRandomSampler(weights, config.epoch_crops or len(train_set), replacement=True, generator=generator)
 
 
@@ -195,7 +198,7 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> d
     val_cases = spec.cases["validation"] or spec.cases["training"]
     val_set = SliceDataset(val_cases, num_classes, prep)
     generator = torch.Generator().manual_seed(config.seed)
-    sampler = epoch_sampler(config, parts, dist, generator)
+    sampler = epoch_sampler(config, train_set, dist, generator)
     train_loader = DataLoader(
         train_set,
         batch_size=config.batch_size,

@@ -5,7 +5,8 @@ a "kidney" on the table), and each such island costs Dice a little and the Hausd
 organ is one connected piece of tissue, so keeping the largest 6-connected component of each class in the volume
 removes them; nnU-Net (Isensee et al., Nature Methods 18, 2021) makes the same step and decides on its
 cross-validation whether to keep it. Here the decision was made on scan A's validation blocks: for the default
-model, mean Dice 0.655 -> 0.702 and HD95 28.6 -> 19.8 mm (seed 0), 0.541 -> 0.561 and 61.9 -> 25.6 mm (seed 1).
+model, mean Dice 0.655 -> 0.702 and HD95 28.6 -> 19.8 mm (seed 0), 0.541 -> 0.561 and 61.9 -> 25.6 mm (seed 1)
+(``python -m freqseg evaluate RUN/best.pt --split validation --postprocess none``, then ``largest-component``).
 
 A model file says which post-processing its maker chose (``freqseg.postprocess``, ``ModelSpec.postprocess``);
 training evaluation, ``freqseg predict`` and the service all apply it through ``postprocess``.

@@ -133,6 +133,7 @@ def test_contrast_enhancement_moves_each_organ_within_its_range():
 
 def test_epoch_sampler_shares_crops_between_datasets_by_weight(tmp_path):
     import torch
+    from torch.utils.data import ConcatDataset
 
     from freqseg.config import TrainConfig
     from freqseg.train import Distributed, epoch_sampler
@@ -141,10 +142,14 @@ def test_epoch_sampler_shares_crops_between_datasets_by_weight(tmp_path):
     prep = Preprocessing(spacing=(3.0, 3.0))
     parts = [SliceDataset(load_dataset(root).cases["training"], 3, prep) for root in (big, small)]
     config = TrainConfig(dataset_weights=(1.0, 1.0), datasets=(str(big), str(small)), epoch_crops=4000)
-    sampler = epoch_sampler(config, parts, Distributed(torch.device("cpu")), torch.Generator().manual_seed(0))
+    sampler = epoch_sampler(
+        config, ConcatDataset(parts), Distributed(torch.device("cpu")), torch.Generator().manual_seed(0)
+    )
     drawn = torch.tensor(list(sampler))
     assert len(drawn) == 4000
     from_small = (drawn >= len(parts[0])).float().mean().item()
     assert 0.45 < from_small < 0.55  # 4 slices weigh as much as 12
-    default = epoch_sampler(TrainConfig(), parts, Distributed(torch.device("cpu")), torch.Generator().manual_seed(0))
+    default = epoch_sampler(
+        TrainConfig(), ConcatDataset(parts), Distributed(torch.device("cpu")), torch.Generator().manual_seed(0)
+    )
     assert sorted(default) == list(range(16))  # every slice once (repeats live in the dataset), shuffled
