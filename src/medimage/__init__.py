@@ -14,11 +14,13 @@ header field.
 
 from medimage.components import POSTPROCESSING, postprocess
 from medimage.cpus import available_cpus
+from medimage.dicomseg import write_seg
+from medimage.display import PLANES, Volume
 from medimage.errors import ImageError, ImageTooLarge, UnreadableImage, UnsupportedImage, UnusableImage
 from medimage.geometry import canonical
 from medimage.grid import ModelInput, labels_to_input, labels_to_model, pad_to_stride, pair_labels, to_model
 from medimage.image import FORMATS, Image
-from medimage.intensity import window
+from medimage.intensity import WINDOWS, level_width, window
 from medimage.limits import Limits
 from medimage.modelfile import INPUT_NAME, OUTPUT_NAME, PREFIX, ModelFileError, ModelSpec
 from medimage.nifti import write_nifti
@@ -29,8 +31,10 @@ __all__ = [
     "FORMATS",
     "INPUT_NAME",
     "OUTPUT_NAME",
+    "PLANES",
     "POSTPROCESSING",
     "PREFIX",
+    "WINDOWS",
     "Image",
     "ImageError",
     "ImageTooLarge",
@@ -41,11 +45,13 @@ __all__ = [
     "UnreadableImage",
     "UnsupportedImage",
     "UnusableImage",
+    "Volume",
     "available_cpus",
     "canonical",
     "encode_png",
     "labels_to_input",
     "labels_to_model",
+    "level_width",
     "pack_series",
     "pad_to_stride",
     "pair_labels",
@@ -57,4 +63,5 @@ __all__ = [
     "to_model",
     "window",
     "write_nifti",
+    "write_seg",
 ]

@@ -14,6 +14,15 @@ import numpy.typing as npt
 from medimage.errors import UnusableImage
 from medimage.image import F32, Image
 
+WINDOWS: dict[str, tuple[float, float]] = {
+    "abdomen": (40.0, 400.0),
+    "liver": (60.0, 160.0),
+    "bone": (400.0, 1800.0),
+    "lung": (-600.0, 1500.0),
+}
+"""Display presets, level and width in HU, as CT viewers name them (Radiopaedia, "Windowing (CT)"; 3D Slicer's and
+OHIF's presets are within a few HU of these). The first is the default."""
+
 
 def window(values: npt.NDArray[np.floating], low: float, high: float) -> F32:
     """Clip to [low, high] and scale to [0, 1] (float32). NaN (no data) becomes 0, the bottom of the window.
@@ -28,6 +37,17 @@ def window(values: npt.NDArray[np.floating], low: float, high: float) -> F32:
     scaled = (np.clip(values, low, high) - np.float32(low)) / np.float32(high - low)
     out: F32 = np.nan_to_num(scaled.astype(np.float32, copy=False), nan=0.0)
     return out
+
+
+def level_width(level: float, width: float) -> tuple[float, float]:
+    """A window given as level and width (HU) as its bounds ``(level - width / 2, level + width / 2)``.
+
+    Raises:
+        ValueError: a width that is not a finite number above 0, or a level that is not finite.
+    """
+    if not (np.isfinite(level) and np.isfinite(width) and width > 0):
+        raise ValueError(f"window level {level:g} / width {width:g}: the width must be above 0 and both finite")
+    return level - width / 2, level + width / 2
 
 
 def model_values(image: Image, modality: str, window_bounds: tuple[float, float]) -> F32:

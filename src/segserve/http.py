@@ -1,8 +1,10 @@
 """The HTTP API and the web page, on gee.
 
-Routes: ``POST /v1/segment``, ``POST /v1/spectra``, ``GET /v1/models``,
-``GET /v1/samples``, ``GET /healthz``, ``GET /metrics`` and ``GET /`` (the page). The
-cache's peer protocol is not here: peers talk on a listener of their own
+Routes: ``POST /v1/segment``, the jobs (``POST /v1/jobs``, ``GET``/``DELETE
+/v1/jobs/{id}``, its ``events``, ``result``, ``image`` and ``labels`` planes),
+``POST /v1/spectra``, ``GET /v1/models``, ``GET /v1/samples``, ``GET /healthz``,
+``GET /metrics`` and ``GET /`` (the page). Each route reads the request, calls one
+``Service`` method and writes its answer. The cache's peer protocol is not here: peers talk on a listener of their own
 (``segserve.node``). Every answer carries hardening headers, only requests whose
 ``Host`` names this node are answered, and with an API token everything but
 ``/healthz``, ``/metrics`` and ``/static`` needs it. Every error is JSON
@@ -13,20 +15,16 @@ hash, a memo lookup and a write.
 
 from __future__ import annotations
 
-import base64
 import logging
 import pathlib
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-import numpy as np
-
 import gee
-from medimage import pack_series
+from medimage import WINDOWS, pack_series
 from segserve.errors import ServiceError, bad_input
-from segserve.pool import Overloaded
-from segserve.service import Service
-from segserve.spectra import spectra_png
+from segserve.service import Answer, Service
 
 log = logging.getLogger("segserve.http")
 METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -50,14 +48,33 @@ def error_body(error: ServiceError) -> dict[str, Any]:
 
 
 def _answer_error(c: gee.Context, error: ServiceError) -> None:
-    if isinstance(error, Overloaded):
-        c.header("retry-after", str(error.retry_after))
+    if "retry_after" in error.detail:
+        c.header("retry-after", str(error.detail["retry_after"]))
     c.json(error.status, error_body(error))
+
+
+def _answer(c: gee.Context, answer: Answer) -> None:
+    if answer.job is not None:
+        c.header("location", answer.job["urls"]["self"])
+        c.json(202, answer.job)
+        return
+    c.header("x-cache", "hit" if answer.cached else "miss")
+    if answer.format == "dicom-seg":
+        c.header("content-disposition", 'attachment; filename="segmentation.dcm"')
+    elif answer.format == "nifti":
+        c.header("content-disposition", 'attachment; filename="labels.nii.gz"')
+    c.data(200, answer.content_type, answer.body)
+
+
+def prefers_job(c: gee.Context) -> bool:
+    """RFC 7240's ``Prefer: respond-async``."""
+    return any(p.split("=")[0].strip().lower() == "respond-async" for p in c.headers.get("prefer", "").split(","))
 
 
 async def read_input(c: gee.Context) -> tuple[bytes, dict[str, str]]:
     """The input's bytes and any form fields: the raw body, a multipart upload's one file, or its several files (the
-    slices of a DICOM series) packed as one zip, which the image contract reads as a series."""
+    slices of a DICOM series) packed as one zip, which the image contract reads as a series. The count of files is
+    bounded by gee's multipart parser (``max_files``) and the bytes by ``max_body_bytes``."""
     try:
         if c.content_type == "multipart/form-data":
             form = await c.form()
@@ -75,10 +92,15 @@ async def read_input(c: gee.Context) -> tuple[bytes, dict[str, str]]:
 
 
 def samples() -> list[dict[str, str]]:
-    """The bundled sample slices (PNG files in assets/samples), with the attribution file's text."""
+    """The bundled samples (PNG slices and NIfTI volumes in assets/samples)."""
     if not SAMPLES.is_dir():
         return []
-    return [{"name": p.stem, "url": f"/samples/{p.name}"} for p in sorted(SAMPLES.glob("*.png"))]
+    found = []
+    for path in sorted(SAMPLES.iterdir()):
+        kind = "png" if path.suffix == ".png" else "nifti" if path.name.endswith((".nii", ".nii.gz")) else None
+        if kind:
+            found.append({"name": path.name.split(".")[0], "url": f"/samples/{path.name}", "kind": kind})
+    return found
 
 
 def attribution() -> str:
@@ -122,21 +144,13 @@ def build_engine(
     if api_token is not None:
         engine.use(gee.token_auth(api_token, realm="segserve"))
 
-    @engine.post("/v1/segment")
-    async def segment(c: gee.Context) -> None:
+    async def api(c: gee.Context, call: Callable[[], Awaitable[None]]) -> None:
+        """Run one route's call: its errors answer as JSON with their status; every request is counted."""
         start = time.perf_counter()
         status = 200
         try:
-            data, fields = await read_input(c)
-            options = service.options(
-                format=c.query("format") or fields.get("format"),
-                accept=c.headers.get("accept"),
-                classes=c.query("classes") or fields.get("classes"),
-                spacing=c.query("spacing") or fields.get("spacing"),
-            )
-            answer = await service.segment(data, options)
-            c.header("x-cache", "hit" if answer.cached else "miss")
-            c.data(200, answer.content_type, answer.body)
+            await call()
+            status = c.response_status
         except ServiceError as error:
             status = error.status
             _answer_error(c, error)
@@ -145,29 +159,107 @@ def build_engine(
             raise
         except Exception as exc:
             status = 500
-            log.exception("segment failed")
+            log.exception("%s %s failed", c.method, c.path)
             c.json(500, {"error": {"code": "internal", "message": f"{type(exc).__name__}; see the server log"}})
         finally:
             counters.observe("http", status, time.perf_counter() - start)
 
+    def options(c: gee.Context, fields: dict[str, str] | None = None) -> Any:
+        fields = fields or {}
+        return service.options(
+            format=c.query("format") or fields.get("format"),
+            accept=c.headers.get("accept"),
+            classes=c.query("classes") or fields.get("classes"),
+            spacing=c.query("spacing") or fields.get("spacing"),
+        )
+
+    @engine.post("/v1/segment")
+    async def segment(c: gee.Context) -> None:
+        async def call() -> None:
+            data, fields = await read_input(c)
+            _answer(c, await service.segment(data, options(c, fields), prefer_job=prefers_job(c)))
+
+        await api(c, call)
+
+    @engine.post("/v1/jobs")
+    async def submit(c: gee.Context) -> None:
+        async def call() -> None:
+            data, fields = await read_input(c)
+            spacing = options(c, fields).spacing
+            job = service.submit(data, spacing)
+            c.header("location", job["urls"]["self"])
+            c.json(202, job)
+
+        await api(c, call)
+
+    @engine.get("/v1/jobs/:id")
+    async def job(c: gee.Context) -> None:
+        async def call() -> None:
+            c.json(200, await service.job(c.param("id")))
+
+        await api(c, call)
+
+    @engine.delete("/v1/jobs/:id")
+    async def cancel(c: gee.Context) -> None:
+        async def call() -> None:
+            c.json(200, service.cancel(c.param("id")))
+
+        await api(c, call)
+
+    @engine.get("/v1/jobs/:id/events")
+    async def events(c: gee.Context) -> None:
+        """Server-sent events: ``status`` with the job's state at each change, until it ends."""
+
+        async def call() -> None:
+            states = service.follow(c.param("id"))
+            first = await anext(states)  # an unknown job answers 404 before the stream starts
+
+            async def stream() -> AsyncIterator[gee.SSEvent]:
+                yield gee.SSEvent(first, event="status", retry=1000)
+                async for state in states:
+                    yield gee.SSEvent(state or {}, event="status" if state else "heartbeat")
+
+            await c.sse(stream())
+
+        await api(c, call)
+
+    @engine.get("/v1/jobs/:id/result")
+    async def result(c: gee.Context) -> None:
+        async def call() -> None:
+            _answer(c, await service.result(c.param("id"), options(c)))
+
+        await api(c, call)
+
+    @engine.get("/v1/jobs/:id/image/:plane/:index")
+    async def image(c: gee.Context) -> None:
+        async def call() -> None:
+            window = WINDOWS.get(c.query("window") or "", (None, None))
+            level = c.query("level") or window[0]
+            width = c.query("width") or window[1]
+            png = await service.image(c.param("id"), c.param("plane"), c.param("index"), level, width)
+            c.header("cache-control", "private, max-age=3600")
+            c.data(200, "image/png", png)
+
+        await api(c, call)
+
+    @engine.get("/v1/jobs/:id/labels/:plane/:index")
+    async def labels(c: gee.Context) -> None:
+        async def call() -> None:
+            png = await service.labels(c.param("id"), c.param("plane"), c.param("index"))
+            c.header("cache-control", "private, max-age=3600")
+            c.data(200, "image/png", png)
+
+        await api(c, call)
+
     @engine.post("/v1/spectra")
     async def spectra(c: gee.Context) -> None:
         """Log-magnitude and phase spectra of the input's (middle) slice, as PNG data URLs for the page."""
-        try:
+
+        async def call() -> None:
             data, _ = await read_input(c)
-            _, model_input = await service.pool.run(service.prepare, data, None)
-            plane = np.ascontiguousarray(model_input.planes[len(model_input.planes) // 2])
-            magnitude, phase = await service.pool.run(spectra_png, plane)
-        except ServiceError as error:
-            _answer_error(c, error)
-            return
-        c.json(
-            200,
-            {
-                "magnitude": "data:image/png;base64," + base64.b64encode(magnitude).decode(),
-                "phase": "data:image/png;base64," + base64.b64encode(phase).decode(),
-            },
-        )
+            c.json(200, await service.spectra(data))
+
+        await api(c, call)
 
     @engine.get("/v1/models")
     async def models(c: gee.Context) -> None:
@@ -191,9 +283,10 @@ def build_engine(
             model=service.model.info.sha256[:12],
             architecture=service.model.info.architecture,
             links=links,
+            windows=[{"name": name, "level": lw[0], "width": lw[1]} for name, lw in WINDOWS.items()],
         )
 
     if SAMPLES.is_dir():
         engine.static("/samples", str(SAMPLES))
-    engine.on_shutdown(service.cache.close)
+    engine.on_shutdown(service.close)
     return engine

@@ -34,6 +34,8 @@ from medimage import Limits, available_cpus
 from segserve.cache import Cache
 from segserve.errors import ModelError
 from segserve.http import build_engine
+from segserve.inference import Inference
+from segserve.jobs import Jobs
 from segserve.model import DEFAULT_MODEL, PROVIDERS, Model
 from segserve.pool import InferencePool
 from segserve.service import Service
@@ -104,6 +106,16 @@ def parser() -> argparse.ArgumentParser:
         type=float,
         default=0.0,
         help="micro-batching: gather concurrent single slices of one shape for this long (0: off)",
+    )
+    jobs = p.add_argument_group("jobs (volumes with progress)")
+    jobs.add_argument(
+        "--job-bytes", type=_positive_int, default=8 << 20, help="inputs larger than this answer /v1/segment with a job"
+    )
+    jobs.add_argument("--max-jobs", type=_positive_int, default=256, help="jobs kept (finished ones expire first)")
+    jobs.add_argument("--max-running-jobs", type=_positive_int, default=4, help="unfinished jobs at once; beyond: 503")
+    jobs.add_argument("--job-keep", type=float, default=3600.0, help="seconds a finished job is kept")
+    jobs.add_argument(
+        "--view-bytes", type=non_negative_int, default=1 << 30, help="bytes of volumes kept for the viewer"
     )
     limits = p.add_argument_group("limits")
     limits.add_argument("--max-body-bytes", type=_positive_int, default=64 << 20, help="HTTP body limit (413)")
@@ -187,6 +199,9 @@ def parser() -> argparse.ArgumentParser:
     cache = p.add_argument_group("cache")
     cache.add_argument("--cache-bytes", type=non_negative_int, default=256 << 20, help="bytes for results")
     cache.add_argument("--input-cache-bytes", type=non_negative_int, default=256 << 20, help="bytes for inputs")
+    cache.add_argument(
+        "--input-ttl", type=float, default=3600.0, help="seconds inputs are kept (for DICOM SEG answers and owners)"
+    )
     cache.add_argument("--memo-bytes", type=non_negative_int, default=64 << 20, help="bytes of encoded answers")
     p.add_argument(
         "--mount",
@@ -269,23 +284,10 @@ def build_service(args: argparse.Namespace, self_url: str) -> Service:
     auth = peer_auth(args.secret_file, args.trusted_network)
     if auth is None and not args.trusted_network and len(peers) == 1:
         auth = PeerAuth(new_secret().encode())  # a single node: its peer routes answer no one
-    try:
-        cache = Cache(
-            self_url,
-            peers,
-            result_bytes=args.cache_bytes,
-            input_bytes=args.input_cache_bytes,
-            peer_timeout=args.peer_timeout,
-            auth=auth,
-            trusted_network=args.trusted_network,
-        )
-    except ValueError as exc:
-        raise SystemExit(f"segserve: {exc}") from exc
-    return Service(
+    inference = Inference(
         model,
         InferencePool(args.workers, args.queue),
-        cache,
-        limits=Limits(
+        Limits(
             max_pixels=args.max_pixels,
             max_voxels=args.max_voxels,
             max_files=args.max_files,
@@ -295,7 +297,29 @@ def build_service(args: argparse.Namespace, self_url: str) -> Service:
         ),
         batch_size=args.batch_size,
         batch_window=args.batch_window_ms / 1000,
+    )
+    try:
+        cache = Cache(
+            self_url,
+            peers,
+            loader=inference.load,
+            result_bytes=args.cache_bytes,
+            input_bytes=args.input_cache_bytes,
+            input_ttl=args.input_ttl,
+            peer_timeout=args.peer_timeout,
+            auth=auth,
+            trusted_network=args.trusted_network,
+        )
+        jobs = Jobs(max_jobs=args.max_jobs, max_running=args.max_running_jobs, keep=args.job_keep)
+    except ValueError as exc:
+        raise SystemExit(f"segserve: {exc}") from exc
+    return Service(
+        inference,
+        cache,
         memo_bytes=args.memo_bytes,
+        view_bytes=args.view_bytes,
+        job_bytes=args.job_bytes,
+        jobs=jobs,
     )
 
 

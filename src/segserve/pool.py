@@ -68,9 +68,13 @@ class InferencePool:
         """Seconds until the queue has probably drained: queued jobs x mean duration / workers."""
         return max(1, math.ceil((self.admitted + 1) * self._mean_seconds / self.workers))
 
-    async def run(self, fn: Callable[..., T], *args: object) -> T:
-        """Run ``fn(*args)`` in a worker thread, or refuse at once when the pool is full."""
-        if self.admitted >= self.workers + self.queue:
+    async def run(self, fn: Callable[..., T], *args: object, wait: bool = False) -> T:
+        """Run ``fn(*args)`` in a worker thread, or refuse at once when the pool is full.
+
+        ``wait=True``: wait for a worker however full the queue is; for callers that bound their own number of
+        jobs (a volume's runs, one at a time per volume job), which must not fail half-way.
+        """
+        if not wait and self.admitted >= self.workers + self.queue:
             self.rejected += 1
             raise Overloaded(self.retry_after(), self.workers, self.queue)
         self.admitted += 1

@@ -1,7 +1,8 @@
-"""Label maps: what the cache holds, and the three ways to answer with one (PNG, NIfTI, JSON).
+"""Label maps: what the cache holds, and the ways to answer with one (PNG, NIfTI, JSON, DICOM SEG).
 
 The cache holds the full label map of one input (every class), compressed, in the
-input's own geometry. The requested format and class subset are applied after the
+input's own geometry, with each class's statistics (computed where the input's values
+were at hand). The requested format and class subset are applied after the
 cache, so a PNG and a JSON answer for the same image share one inference.
 
 Layouts: ``"yx"`` is ``[rows, cols]`` (PNG, JPEG, DICOM; ``[frames, rows, cols]`` for
@@ -13,19 +14,25 @@ from __future__ import annotations
 import json
 import struct
 import zlib
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from medimage import encode_png, write_nifti
-from segserve.errors import ServiceError, clip
+from medimage import ImageError, encode_png, write_nifti
+from segserve.errors import ServiceError, clip, image_error
 
 U8 = npt.NDArray[np.uint8]
 
-OUTPUT_FORMATS = {"png": "image/png", "nifti": "application/gzip", "json": "application/json"}
+OUTPUT_FORMATS = {
+    "json": "application/json",
+    "png": "image/png",
+    "nifti": "application/gzip",
+    "dicom-seg": "application/dicom",
+}
 ACCEPT = {
+    "application/dicom": "dicom-seg",
     "image/png": "png",
     "application/json": "json",
     "application/gzip": "nifti",
@@ -34,6 +41,17 @@ ACCEPT = {
     "application/x-nifti": "nifti",
     "image/nifti": "nifti",
 }
+
+
+@dataclass(frozen=True)
+class ClassStatistics:
+    """One class of one label map: ``voxels``, ``volume_ml`` (None when the spacing is unknown), and the mean and
+    standard deviation of the input's values inside it (HU for CT; None for pictures or an empty class)."""
+
+    voxels: int
+    volume_ml: float | None
+    mean: float | None
+    sd: float | None
 
 
 @dataclass
@@ -48,6 +66,7 @@ class LabelMap:
     kind: str  # the input's format
     model: str  # the model's hash
     classes: list[str]
+    statistics: list[ClassStatistics] = field(default_factory=list)  # one per class, background first
     model_ms: float = 0.0  # time spent in the model (summed over batches)
 
     def to_bytes(self) -> bytes:
@@ -63,6 +82,7 @@ class LabelMap:
                 "model": self.model,
                 "classes": self.classes,
                 "model_ms": self.model_ms,
+                "statistics": [asdict(entry) for entry in self.statistics],
             },
             separators=(",", ":"),
         ).encode()
@@ -83,7 +103,17 @@ class LabelMap:
             model=header["model"],
             classes=header["classes"],
             model_ms=header["model_ms"],
+            statistics=[ClassStatistics(**entry) for entry in header["statistics"]],
         )
+
+    def voxels(self) -> U8:
+        """The labels on the input's own voxel axes ``[i, j, k]`` (``medimage.Image.array``'s order)."""
+        labels = self.labels
+        if self.layout == "yx":  # [rows, cols] or [slices, rows, cols]
+            out: U8 = labels.T[:, :, None] if labels.ndim == 2 else labels.transpose(2, 1, 0)
+        else:
+            out = labels[:, :, None] if labels.ndim == 2 else labels
+        return out
 
     # ------------------------------------------------------------- subsets
 
@@ -131,8 +161,26 @@ class LabelMap:
             affine = np.diag([*diag, 1.0])
         return write_nifti(labels, affine, f"segserve labels; model {self.model[:16]}")
 
+    def to_seg(self, source: bytes, keep: list[int] | None = None) -> bytes:
+        """A DICOM Segmentation object referencing the input series ``source`` (its bytes as uploaded)."""
+        if self.kind != "dicom":
+            raise ServiceError(
+                406,
+                "not_representable",
+                f"a DICOM SEG references a DICOM series, and this input is {self.kind}; ask for format=nifti",
+                valid=[f for f in OUTPUT_FORMATS if f != "dicom-seg"],
+            )
+        labels = self.select(keep)
+        labels = labels[None] if labels.ndim == 2 else labels  # [slices, rows, cols]
+        from medimage import write_seg  # highdicom: only when a SEG is asked for
+
+        try:
+            return write_seg(source, labels, self.classes, algorithm="segserve", version=self.model[:16])
+        except ImageError as exc:
+            raise image_error(exc) from exc
+
     def to_json(self, keep: list[int] | None = None) -> dict[str, Any]:
-        """Per-class pixel counts, areas (2-D) or volumes (3-D) in mm, and run-length-encoded masks.
+        """Per-class pixel counts, areas (2-D) or volumes (3-D) in mm, statistics, and run-length-encoded masks.
 
         RLE: ``[start, length, start, length, ...]`` over the label map flattened in
         C order (``labels.ravel()``), i.e. along the last axis first.
@@ -154,6 +202,10 @@ class LabelMap:
             entry: dict[str, Any] = {"index": index, "name": self.classes[index], "pixels": pixels}
             size_key = "volume_mm3" if volume else "area_mm2"
             entry[size_key] = None if unit is None else round(pixels * unit, 3)
+            stats = self.statistics[index] if index < len(self.statistics) else None
+            entry["volume_ml"] = _rounded(stats.volume_ml if stats else None, 3)
+            entry["hu_mean"] = _rounded(stats.mean if stats else None, 1)
+            entry["hu_sd"] = _rounded(stats.sd if stats else None, 1)
             entry["rle"] = runs
             classes.append(entry)
         return {
@@ -167,6 +219,10 @@ class LabelMap:
             "classes": classes,
             "rle_order": "C",
         }
+
+
+def _rounded(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
 
 
 def _runs(flat: U8) -> dict[int, list[int]]:
@@ -197,6 +253,8 @@ def pick_format(requested: str | None, accept: str | None) -> str:
         name = requested.strip().lower()
         if name in ("nii", "nii.gz", "nifti-gz"):
             name = "nifti"
+        if name in ("seg", "dicomseg", "dicom_seg"):
+            name = "dicom-seg"
         if name not in OUTPUT_FORMATS:
             raise ServiceError(
                 400,
@@ -248,8 +306,16 @@ def pick_classes(requested: str | list[str] | None, classes: list[str]) -> list[
     return sorted(set(keep))
 
 
-def encode(label_map: LabelMap, fmt: str, keep: list[int] | None) -> tuple[bytes, str]:
-    """The answer's body and content type."""
+def encode(label_map: LabelMap, fmt: str, keep: list[int] | None, source: bytes | None = None) -> tuple[bytes, str]:
+    """The answer's body and content type; ``source`` (the input's bytes) is needed for ``dicom-seg`` only."""
+    if fmt == "dicom-seg":
+        if source is None:
+            raise ServiceError(
+                410,
+                "input_gone",
+                "this node no longer holds the input series a DICOM SEG must reference; send the series again",
+            )
+        return label_map.to_seg(source, keep), OUTPUT_FORMATS["dicom-seg"]
     if fmt == "png":
         return label_map.to_png(keep), OUTPUT_FORMATS["png"]
     if fmt == "nifti":

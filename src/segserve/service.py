@@ -1,23 +1,29 @@
-"""The service core shared by HTTP and TCP: options, the inference pipeline, caching and counters.
+"""The service: one method per use case, called by the HTTP and TCP transports alike.
 
-A request's path: hash the input (SHA-256); answer from this node's memo of encoded
-answers if it has one; otherwise publish the input to the cluster (``cache.Cache``)
-and ask the results group for the label map, whose owner runs the model at most
-once for all concurrent askers in the cluster; then apply the format and class
-subset, and remember the encoded answer.
+``segment``: hash the input (SHA-256); answer from this node's memo of encoded answers
+if it has one; otherwise publish the input to the cluster (``cache.Cache``) and ask the
+results group for the label map, whose owner runs the model at most once for all
+concurrent askers in the cluster; then apply the format and class subset, and remember
+the encoded answer. A large input (or one whose client prefers it) becomes a job.
+
+``submit`` / ``job`` / ``follow`` / ``cancel`` / ``result``: a volume as a job
+(``jobs``): it runs on this node in runs of slices with its progress, then its label
+map is published to the cluster. ``image`` / ``labels``: its planes as pictures for the
+viewer (``medimage.Volume``), kept in a byte-bounded cache of their own.
 """
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import hashlib
 import itertools
+import logging
 import math
-import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.metrics_core import (
     CounterMetricFamily,
@@ -28,12 +34,16 @@ from prometheus_client.metrics_core import (
 from prometheus_client.registry import Collector
 
 from geecache import LRUCache
-from medimage import Image, ImageError, Limits, ModelInput, labels_to_input, postprocess, read_bytes, sniff, to_model
+from medimage import PLANES, WINDOWS, ImageError, Volume, encode_png, level_width, sniff
 from segserve.cache import Cache
 from segserve.errors import ServiceError, bad_input, image_error
-from segserve.model import Model
-from segserve.pool import F32, U8, InferencePool, MicroBatcher
+from segserve.inference import Inference
+from segserve.jobs import TERMINAL, Job, Jobs
+from segserve.keys import ResultKey
 from segserve.results import OUTPUT_FORMATS, LabelMap, encode, pick_classes, pick_format
+from segserve.spectra import spectra_png
+
+log = logging.getLogger("segserve.service")
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -46,22 +56,21 @@ class Options:
     keep: tuple[int, ...] | None = None
     spacing: tuple[float, float] | None = None
 
-    def inference_key(self) -> str:
-        return "sp=file" if self.spacing is None else f"sp={self.spacing[0]:g}x{self.spacing[1]:g}"
-
 
 @dataclass
 class Answer:
+    """An encoded answer, or (``job`` set) a job the input became: HTTP answers 202 with it."""
+
     body: bytes
     content_type: str
     format: str
     cached: bool
+    job: dict[str, Any] | None = None
 
 
 @dataclass
 class Counters:
     requests: dict[tuple[str, int], int] = field(default_factory=dict)  # (transport, status) -> count
-    inferences: int = 0  # label maps computed by this node (one per input, however many slices)
     memo_hits: int = 0
     latency_buckets: list[int] = field(default_factory=lambda: [0] * (len(LATENCY_BUCKETS) + 1))
     latency_sum: float = 0.0
@@ -100,30 +109,43 @@ def parse_spacing(value: Any) -> tuple[float, float] | None:
     return parts[0], parts[1]
 
 
+def data_url(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode()
+
+
 class Service:
-    """The model, the bounded pool, the cluster cache and the counters of one node."""
+    """The use cases of one node: its inference, the cluster cache, the jobs it runs, and the counters.
+
+    Args:
+        inference: the model behind its bounded pool (``Inference``).
+        cache: the cluster's results, built with ``inference.load`` as its loader.
+        memo_bytes: encoded answers kept by this node (a hit costs a hash and a lookup).
+        view_bytes: volumes kept for the viewer (image and labels on RAS+, float32 + uint8 per voxel).
+        job_bytes: inputs larger than this answer ``segment`` with a job (202) instead of waiting.
+        jobs: the bounds on this node's jobs (``jobs.Jobs``).
+    """
 
     def __init__(
         self,
-        model: Model,
-        pool: InferencePool,
+        inference: Inference,
         cache: Cache,
         *,
-        limits: Limits | None = None,
-        batch_size: int = 8,
-        batch_window: float = 0.0,
         memo_bytes: int = 64 << 20,
+        view_bytes: int = 1 << 30,
+        job_bytes: int = 8 << 20,
+        jobs: Jobs | None = None,
     ) -> None:
-        self.model = model
-        self.pool = pool
+        self.inference = inference
+        self.model = inference.model
+        self.pool = inference.pool
+        self.limits = inference.limits
         self.cache = cache
-        self.limits = limits or Limits()
-        self.batch_size = max(1, batch_size)
-        self.batcher = MicroBatcher(pool, self.predict_slices, batch_window, batch_size) if batch_window > 0 else None
         self.memo: LRUCache[bytes] = LRUCache(max_bytes=memo_bytes)
+        self.volumes: LRUCache[Volume] = LRUCache(max_bytes=view_bytes)
+        self.job_bytes = job_bytes
+        self.jobs = jobs or Jobs()
         self.counters = Counters()
-        self.classes = list(model.info.classes)
-        cache.attach(self._load_result)
+        self.classes = list(inference.classes)
 
     # ------------------------------------------------------------- options
 
@@ -141,107 +163,196 @@ class Service:
             spacing=parse_spacing(spacing),
         )
 
-    # ------------------------------------------------------------- segment
+    def key(self, data: bytes, spacing: tuple[float, float] | None) -> ResultKey:
+        return ResultKey(self.inference.model_key, spacing, hashlib.sha256(data).hexdigest())
 
-    async def segment(self, data: bytes, options: Options) -> Answer:
-        """The answer for one input, from the memo, the cluster cache, or a model run."""
-        digest = hashlib.sha256(data).hexdigest()
-        result_key = f"{self.model.info.sha256[:16]}/{options.inference_key()}/{digest}"
+    # ------------------------------------------------------------- segment: one round trip
+
+    async def segment(self, data: bytes, options: Options, *, prefer_job: bool = False) -> Answer:
+        """The answer for one input, from the memo, the cluster cache, or a model run; a job (``Answer.job``) for
+        an input over ``job_bytes`` or when the client prefers one (HTTP ``Prefer: respond-async``)."""
+        key = self.key(data, options.spacing)
         keep = list(options.keep) if options.keep is not None else None
-        memo_key = f"{result_key}/{options.format}/{','.join(map(str, keep or []))}"
-        content_type = OUTPUT_FORMATS[options.format]
+        memo_key = f"{key}/{options.format}/{','.join(map(str, keep or []))}"
         body = self.memo.get(memo_key)
         if body is not None:
             self.counters.memo_hits += 1
-            return Answer(body, content_type, options.format, True)
+            return Answer(body, OUTPUT_FORMATS[options.format], options.format, True)
         try:
             sniff(data)  # refuse what is not an image before it reaches the cluster
         except ImageError as exc:
             raise image_error(exc) from exc
-        blob = await self.cache.result(result_key, digest, data)
-        label_map = LabelMap.from_bytes(blob)
-        body, content_type = encode(label_map, options.format, keep)
+        if prefer_job or len(data) > self.job_bytes:
+            job = self.submit(data, options.spacing)
+            return Answer(b"", "application/json", "job", False, job=job)
+        blob = await self.cache.result(key, data)
+        body, content_type = encode(LabelMap.from_bytes(blob), options.format, keep, data)
         self.memo.add(memo_key, body)
         return Answer(body, content_type, options.format, False)
 
-    async def _load_result(self, key: str, data: bytes) -> bytes:
-        """The results group's getter body (on the key's owner): decode, run the model, serialize."""
-        model_part, inference, _ = key.split("/", 2)
-        if model_part != self.model.info.sha256[:16]:
-            raise ServiceError(409, "model_mismatch", f"this node serves model {self.model.info.sha256[:16]}")
-        spacing = None if inference == "sp=file" else parse_spacing(inference[3:])
-        if self.batcher is None:
-            label_map = await self.pool.run(self.pipeline, data, spacing)
-        else:
-            label_map = await self._batched(data, spacing)
-        self.counters.inferences += 1
-        return label_map.to_bytes()
+    # ------------------------------------------------------------- jobs: volumes with progress
 
-    async def _batched(self, data: bytes, spacing: tuple[float, float] | None) -> LabelMap:
-        assert self.batcher is not None
-        image, model_input = await self.pool.run(self.prepare, data, spacing)
-        if model_input.planes.shape[0] != 1:
-            labels = await self.pool.run(self.predict_slices, model_input.planes)
-        else:
-            labels = (await self.batcher.submit(model_input.planes[0]))[None]
-        return self.finish(image, model_input, labels)
-
-    # ------------------------------------------------------------- pipeline (worker threads)
-
-    def prepare(self, data: bytes, spacing: tuple[float, float] | None) -> tuple[Image, ModelInput]:
-        """Read the input and bring it onto the model's grid (``medimage``'s contract, as training does)."""
+    def submit(self, data: bytes, spacing: tuple[float, float] | None = None) -> dict[str, Any]:
+        """Start a job for ``data`` (or find the one running or done for the same input); its description."""
         try:
-            image = read_bytes(data, self.limits)
-            if spacing is not None:
-                image = image.with_spacing(spacing)
-            return image, to_model(image, self.model.info, self.limits)
+            sniff(data)
         except ImageError as exc:
             raise image_error(exc) from exc
+        job, new = self.jobs.admit(self.key(data, spacing))
+        if new:
+            job.task = asyncio.ensure_future(self._run(job, data))
+        return job.describe()
 
-    def predict_slices(self, planes: F32) -> U8:
-        """Labels for planes [Z, X, Y], in runs of at most ``batch_size`` planes and the limits' pixels per run, so
-        one request's memory in the model stays bounded whatever the plane size."""
-        step = self.limits.planes_per_run((planes.shape[1], planes.shape[2]), self.batch_size)
-        parts = [self.model.predict(planes[i : i + step]) for i in range(0, len(planes), step)]
-        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+    async def _run(self, job: Job, data: bytes) -> None:
+        """A job's whole life: read, keep the volume for the viewer, run the model with progress, publish."""
+        key = job.key
+        try:
+            job.update(status="reading")
+            await self.cache.publish_input(key.digest, data)
+            image, model_input = await self.pool.run(self.inference.prepare, data, key.spacing, wait=True)
+            volume = await self.pool.run(Volume, image, wait=True)
+            self.volumes.add(job.id, volume)
+            planes = len(model_input.planes)
+            job.update(
+                status="running",
+                total=planes,
+                input={"format": image.format, "intensity": image.intensity, "shape": list(image.shape)},
+                views={name: plane.as_dict() for name, plane in volume.planes.items()},
+            )
+            blob = self.cache.held(key)
+            if blob is None:
+                label_map = await self.inference.run_volume(image, model_input, lambda n: job.update(done=n))
+                blob = label_map.to_bytes()
+                await self.cache.publish(key, blob)
+            volume.with_labels(LabelMap.from_bytes(blob).voxels())
+            job.update(status="done", done=planes)
+        except asyncio.CancelledError:
+            self.volumes.remove(job.id)
+            job.update(status="cancelled")
+        except ServiceError as error:
+            self.volumes.remove(job.id)
+            job.update(status="failed", error={"status": error.status, **error.as_dict()})
+        except Exception as exc:  # a defect: the job says so, the node goes on
+            log.exception("job %s failed", job.id[:28])
+            self.volumes.remove(job.id)
+            job.update(status="failed", error={"status": 500, "code": "internal", "message": type(exc).__name__})
 
-    def finish(self, image: Image, model_input: ModelInput, labels: U8) -> LabelMap:
-        """The model file's post-processing, then labels back on the input's own grid, in the axis order its format
-        answers in."""
-        labels = postprocess(labels, self.model.info.postprocess)
-        voxels = labels_to_input(labels, model_input)  # [i, j, k], the input's own axes
-        si, sj, sk = image.spacing
-        affine: list[list[float]] | None = None
-        if image.format == "nifti":
-            layout = "xy" if image.detail.get("ndim") == 2 else "xyz"
-            out = voxels[:, :, 0] if layout == "xy" else voxels
-            spacing = [si, sj] if layout == "xy" else [si, sj, sk]
-            affine = image.affine.tolist()
-        else:  # pictures and DICOM answer as they are displayed: [rows, cols] or [slices, rows, cols]
-            layout = "yx"
-            out = voxels.transpose(2, 1, 0)
-            spacing = [sj, si] if out.shape[0] == 1 else [sk, sj, si]
-            out = out[0] if out.shape[0] == 1 else out
-            if image.format == "dicom":
-                affine = image.affine.tolist()
-        return LabelMap(
-            labels=np.ascontiguousarray(out),
-            layout=layout,
-            spacing=spacing if image.spacing_source != "unknown" else None,
-            spacing_source=image.spacing_source,
-            affine=affine,
-            kind=image.format,
-            model=self.model.info.sha256,
-            classes=self.classes,
-        )
+    def _job(self, job_id: str) -> Job:
+        job = self.jobs.get(job_id)
+        if job is None:
+            ResultKey.parse(job_id)  # a text that is no id at all says so
+            raise ServiceError(
+                404, "unknown_job", f"no job {job_id[:28]}... on this node; it may have expired: submit the input again"
+            )
+        return job
 
-    def pipeline(self, data: bytes, spacing: tuple[float, float] | None) -> LabelMap:
-        """The whole uncached path in one worker job: read, onto the model grid, predict, back."""
-        start = time.perf_counter()
-        image, model_input = self.prepare(data, spacing)
-        label_map = self.finish(image, model_input, self.predict_slices(model_input.planes))
-        label_map.model_ms = (time.perf_counter() - start) * 1000
-        return label_map
+    async def job(self, job_id: str) -> dict[str, Any]:
+        """A job's state: this node's record, or ``done`` when the cluster holds its result (any node answers)."""
+        job = self.jobs.get(job_id)
+        if job is not None:
+            return job.describe()
+        key = ResultKey.parse(job_id)
+        if key.model == self.inference.model_key and await self.cache.lookup(key) is not None:
+            return Job(key, status="done").describe()
+        return self._job(job_id).describe()
+
+    async def follow(self, job_id: str) -> AsyncIterator[dict[str, Any] | None]:
+        """The job's state now and after each change until it ends (None: nothing changed for a while)."""
+        job = self._job(job_id)
+        async for state in job.changes():
+            yield state
+
+    def cancel(self, job_id: str) -> dict[str, Any]:
+        """Stop a job (within one run of slices) and drop what it holds; a finished job is only forgotten."""
+        job = self._job(job_id)
+        if job.task is not None and not job.task.done():
+            job.task.cancel()
+        self.volumes.remove(job.id)
+        if job.status not in TERMINAL or job.status == "done":
+            job.update(status="cancelled")
+        return {**job.describe(), "status": "cancelled"}
+
+    async def result(self, job_id: str, options: Options) -> Answer:
+        """A job's label map in ``options.format``: 409 until done, 410 once cancelled, the job's error if failed."""
+        job = self.jobs.get(job_id)
+        key = ResultKey.parse(job_id)
+        if job is not None and job.status != "done":
+            if job.status == "cancelled":
+                raise ServiceError(410, "job_cancelled", f"job {job_id[:28]}... was cancelled; submit the input again")
+            if job.status == "failed" and job.error is not None:
+                raise ServiceError(job.error["status"], job.error["code"], job.error["message"])
+            raise ServiceError(
+                409, "not_ready", f"job {job_id[:28]}... is {job.status} ({job.done}/{job.total} slices); wait for done"
+            )
+        keep = list(options.keep) if options.keep is not None else None
+        memo_key = f"{key}/{options.format}/{','.join(map(str, keep or []))}"
+        body = self.memo.get(memo_key)
+        if body is not None:
+            self.counters.memo_hits += 1
+            return Answer(body, OUTPUT_FORMATS[options.format], options.format, True)
+        blob = self.cache.held(key) or (await self.cache.lookup(key) if key.model == self.inference.model_key else None)
+        if blob is None:
+            self._job(job_id)  # unknown here: 404
+            raise ServiceError(410, "result_gone", "the job's result is no longer held; submit the input again")
+        source = await self.cache.input(key.digest) if options.format == "dicom-seg" else None
+        encoded, content_type = await asyncio.to_thread(encode, LabelMap.from_bytes(blob), options.format, keep, source)
+        self.memo.add(memo_key, encoded)
+        return Answer(encoded, content_type, options.format, False)
+
+    # ------------------------------------------------------------- the viewer's planes
+
+    async def _volume(self, job_id: str, labels: bool) -> Volume:
+        volume = self.volumes.get(job_id)
+        if volume is None:
+            self._job(job_id)
+            raise ServiceError(
+                410, "image_gone", "this node no longer holds the job's image for viewing; submit the input again"
+            )
+        if labels and volume.labels is None:
+            job = self._job(job_id)
+            raise ServiceError(409, "not_ready", f"job {job_id[:28]}... is {job.status}; its labels come when done")
+        return volume
+
+    @staticmethod
+    def _index(volume: Volume, plane: str, index: str) -> int:
+        if plane not in volume.planes:
+            raise ServiceError(404, "unknown_plane", f"plane {plane[:20]!r} is not one of {', '.join(PLANES)}")
+        count = volume.planes[plane].count
+        if not index.isdigit() or not 0 <= int(index) < count:
+            raise ServiceError(404, "unknown_slice", f"{plane} slice {index[:20]!r} is outside 0..{count - 1}")
+        return int(index)
+
+    async def image(self, job_id: str, plane: str, index: str, level: Any = None, width: Any = None) -> bytes:
+        """A plane of the job's image as an 8-bit grey PNG, windowed at ``level``/``width`` HU (default: the first
+        of ``medimage.WINDOWS``); pictures come as they are."""
+        volume = await self._volume(job_id, labels=False)
+        at = self._index(volume, plane, index)
+        default_level, default_width = next(iter(WINDOWS.values()))
+        try:
+            bounds = level_width(
+                float(default_level if level in (None, "") else level),
+                float(default_width if width in (None, "") else width),
+            )
+        except ValueError as exc:
+            raise bad_input(f"window level {str(level)[:20]!r} / width {str(width)[:20]!r}: {exc}") from exc
+        return await asyncio.to_thread(lambda: encode_png(volume.picture(plane, at, bounds)))
+
+    async def labels(self, job_id: str, plane: str, index: str) -> bytes:
+        """A plane of the job's label map as an 8-bit PNG of class indices, aligned with ``image``'s plane."""
+        volume = await self._volume(job_id, labels=True)
+        at = self._index(volume, plane, index)
+        return await asyncio.to_thread(lambda: encode_png(volume.label_picture(plane, at)))
+
+    async def spectra(self, data: bytes) -> dict[str, str]:
+        """Log-magnitude and phase spectra of the input's middle plane on the model's grid, as PNG data URLs."""
+        _, model_input = await self.pool.run(self.inference.prepare, data, None)
+        plane = model_input.planes[len(model_input.planes) // 2]
+        magnitude, phase = await self.pool.run(spectra_png, plane)
+        url = "data:image/png;base64,"
+        return {
+            "magnitude": url + base64.b64encode(magnitude).decode(),
+            "phase": url + base64.b64encode(phase).decode(),
+        }
 
     # ------------------------------------------------------------- descriptions
 
@@ -251,7 +362,9 @@ class Service:
                 {
                     **self.model.describe(),
                     "outputs": list(OUTPUT_FORMATS),
+                    "windows": {name: {"level": lw[0], "width": lw[1]} for name, lw in WINDOWS.items()},
                     "pool": {"workers": self.pool.workers, "queue": self.pool.queue},
+                    "jobs": {"running": self.jobs.running, "max_running": self.jobs.max_running},
                     "limits": {
                         "max_pixels_per_slice": self.limits.max_pixels,
                         "max_voxels": self.limits.max_voxels,
@@ -259,6 +372,7 @@ class Service:
                         "max_slices": self.limits.max_slices,
                         "max_grid_pixels": self.limits.max_grid_pixels,
                         "max_run_pixels": self.limits.max_run_pixels,
+                        "job_bytes": self.job_bytes,
                     },
                 }
             ]
@@ -270,6 +384,7 @@ class Service:
             "model": self.model.info.sha256,
             "provider": self.model.provider,
             "pool": {"running": self.pool.running, "waiting": self.pool.waiting, "workers": self.pool.workers},
+            "jobs": self.jobs.running,
             "peers": self.cache.peers(),
         }
 
@@ -279,6 +394,10 @@ class Service:
         registry.register(ServiceCollector(self))
         registry.register(self.cache.collector)
         return generate_latest(registry).decode()
+
+    async def close(self) -> None:
+        self.jobs.cancel_all()
+        await self.cache.close()
 
 
 class ServiceCollector(Collector):
@@ -290,7 +409,11 @@ class ServiceCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         service, c = self.service, self.service.counters
         for name, help, value in [
-            ("inferences", "Label maps computed by this node's model (cache misses it owned).", c.inferences),
+            (
+                "inferences",
+                "Label maps computed by this node's model (misses it owned, and jobs).",
+                service.inference.computed,
+            ),
             ("model_runs", "Model runs (batches).", service.model.runs),
             ("model_slices", "Slices through the model.", service.model.slices),
             ("model_seconds", "Seconds in the model.", service.model.run_seconds),

@@ -1,9 +1,11 @@
 """JSON over TCP: length-prefixed frames, several requests in flight per connection.
 
 A frame is a 4-byte big-endian length followed by that many bytes of UTF-8 JSON
-(one object). Requests carry ``id`` (echoed back), ``op`` (``segment``, ``models``,
-``health``) and, for ``segment``, ``image`` (base64) plus optional ``format``,
-``classes`` and ``spacing``. Answers carry the same ``id``, ``ok``, and ``result`` or
+(one object). Requests carry ``id`` (echoed back), ``op`` (``segment``, ``submit``,
+``job``, ``cancel``, ``result``, ``models``, ``health``) and, for ``segment`` and
+``submit``, ``image`` (base64) or ``files`` (a series' files, each base64), plus
+optional ``format``, ``classes`` and ``spacing``; ``job``, ``cancel`` and ``result``
+name a ``job``. Answers carry the same ``id``, ``ok``, and ``result`` or
 ``error: {code, message}``. Answers may come back in any order: match them by ``id``.
 
 With an API token (``token``), a connection must first send ``{"op": "auth", "token":
@@ -69,11 +71,15 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from medimage import pack_series
 from segserve.errors import ECHO_CHARS, ServiceError, clip
-from segserve.service import Service
+from segserve.results import OUTPUT_FORMATS
+from segserve.service import Answer, Options, Service
 
 log = logging.getLogger("segserve.tcp")
 HEADER = struct.Struct(">I")
+
+OPS = ("segment", "submit", "job", "cancel", "result", "models", "health")
 
 MAX_COMMAS = 1 << 14
 """Commas a frame may hold. Every JSON value past the first in an array or object needs one, so this bounds the
@@ -354,36 +360,72 @@ class TCPServer:
             await send(frame)
 
     async def _run(self, request: dict[str, Any]) -> bytes:
-        """The result of one request, as compact JSON."""
+        """The result of one request, as compact JSON: one service method per op."""
         op = request.get("op")
         if op == "health":
             return compact(self.service.health())
         if op == "models":
             return compact(self.service.describe())
-        if op != "segment":
-            valid = ["segment", "models", "health"]
-            raise ServiceError(400, "unknown_op", f"op {clip(repr(op))} is not one of {', '.join(valid)}", valid=valid)
-        image = request.get("image")
-        if not isinstance(image, str) or not image:
-            raise ServiceError(400, "bad_request", "segment needs 'image': the file's bytes in base64")
-        try:
-            if len(image) > OFF_LOOP_BYTES:
-                data = await asyncio.to_thread(base64.b64decode, image, validate=True)
-            else:
-                data = base64.b64decode(image, validate=True)
-        except (binascii.Error, ValueError) as exc:
-            raise ServiceError(400, "bad_request", f"'image' is not valid base64: {exc}") from exc
-        fmt = request.get("format", "json")
-        if not isinstance(fmt, str) or len(fmt) > MAX_FORMAT_CHARS:
-            raise ServiceError(400, "unknown_format", "'format' must be one of png, nifti, json")
-        classes = self._classes(request.get("classes"))
-        spacing = checked_spacing(request.get("spacing"))
-        options = self.service.options(format=fmt, classes=classes, spacing=spacing)
-        answer = await self.service.segment(data, options)
+        if op == "segment":
+            answer = await self.service.segment(await self._input(request), self._options(request))
+            return self._encoded(answer)
+        if op == "submit":
+            return compact(self.service.submit(await self._input(request), self._options(request).spacing))
+        if op in ("job", "cancel", "result"):
+            job_id = request.get("job")
+            if not isinstance(job_id, str) or not job_id or len(job_id) > 200:
+                raise ServiceError(400, "bad_request", f"{op} needs 'job': the id that 'submit' answered")
+            if op == "job":
+                return compact(await self.service.job(job_id))
+            if op == "cancel":
+                return compact(self.service.cancel(job_id))
+            return self._encoded(await self.service.result(job_id, self._options(request)))
+        raise ServiceError(400, "unknown_op", f"op {clip(repr(op))} is not one of {', '.join(OPS)}", valid=list(OPS))
+
+    @staticmethod
+    def _encoded(answer: Answer) -> bytes:
+        if answer.job is not None:
+            return compact({"job": answer.job})
         if answer.format == "json":
             return answer.body  # compact JSON already (results.encode)
         head = compact({"format": answer.format, "content_type": answer.content_type})
         return b"".join((head[:-1], b',"data":"', base64.b64encode(answer.body), b'"}'))
+
+    async def _input(self, request: dict[str, Any]) -> bytes:
+        """``image`` (one file in base64) or ``files`` (a DICOM series' files, each in base64, packed as one zip
+        as HTTP packs several file parts)."""
+        image, files = request.get("image"), request.get("files")
+        if isinstance(files, list) and image is None:
+            if not files or not all(isinstance(f, str) and f for f in files):
+                raise ServiceError(400, "bad_request", "'files' must list the series' files, each in base64")
+            if len(files) > self.service.limits.max_files:
+                raise ServiceError(
+                    413, "image_too_large", f"'files' lists {len(files)} files, over {self.service.limits.max_files}"
+                )
+            decoded = [await self._decode(f, f"files[{i}]") for i, f in enumerate(files)]
+            return pack_series([(f"{i:05d}.dcm", data) for i, data in enumerate(decoded)])
+        if not isinstance(image, str) or not image:
+            raise ServiceError(
+                400, "bad_request", f"{request.get('op')} needs 'image' (the file in base64) or 'files' (a series)"
+            )
+        return await self._decode(image, "image")
+
+    @staticmethod
+    async def _decode(text: str, what: str) -> bytes:
+        try:
+            if len(text) > OFF_LOOP_BYTES:
+                return await asyncio.to_thread(base64.b64decode, text, validate=True)
+            return base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise ServiceError(400, "bad_request", f"'{what}' is not valid base64: {exc}") from exc
+
+    def _options(self, request: dict[str, Any]) -> Options:
+        fmt = request.get("format", "json")
+        if not isinstance(fmt, str) or len(fmt) > MAX_FORMAT_CHARS:
+            raise ServiceError(400, "unknown_format", f"'format' must be one of {', '.join(OUTPUT_FORMATS)}")
+        classes = self._classes(request.get("classes"))
+        spacing = checked_spacing(request.get("spacing"))
+        return self.service.options(format=fmt, classes=classes, spacing=spacing)
 
     def _classes(self, value: object) -> str | list[str] | None:
         """``classes`` checked on bounded input before the service reads it: a list at most as long as the model's

@@ -96,7 +96,7 @@ def test_format_choice() -> None:
     assert pick_format(None, "*/*") == "json"
     with pytest.raises(ServiceError) as info:
         pick_format("tiff", None)
-    assert info.value.status == 400 and info.value.detail["valid"] == ["png", "nifti", "json"]
+    assert info.value.status == 400 and info.value.detail["valid"] == ["json", "png", "nifti", "dicom-seg"]
     with pytest.raises(ServiceError) as info:
         pick_format(None, "text/html")
     assert info.value.status == 406
