@@ -186,7 +186,7 @@ def build_engine(
         async def call() -> None:
             data, fields = await read_input(c)
             spacing = options(c, fields).spacing
-            job = service.submit(data, spacing)
+            job = await service.submit(data, spacing)
             c.header("location", job["urls"]["self"])
             c.json(202, job)
 

@@ -5,7 +5,7 @@ a job. A job's id is its result's key (``keys.ResultKey``): the same input submi
 once done, any node of the cluster answers for it from the cache. This module keeps the jobs this node runs: their
 state, the changes a client follows (server-sent events), and the bounds on how many there may be.
 
-States: ``queued`` -> ``reading`` -> ``running`` -> ``done``, or ``failed`` / ``cancelled`` from any state before
+States: ``queued`` -> ``running`` -> ``done``, or ``failed`` / ``cancelled`` from any state before
 ``done``. Finished jobs are kept ``keep`` seconds (and fewer when ``max_jobs`` is reached: oldest finished first);
 a cancelled job is kept as such, so that asking for its result says it was cancelled rather than unknown.
 """

@@ -34,7 +34,7 @@ from prometheus_client.metrics_core import (
 from prometheus_client.registry import Collector
 
 from geecache import LRUCache
-from medimage import PLANES, WINDOWS, ImageError, Volume, encode_png, level_width, sniff
+from medimage import PLANES, WINDOWS, Image, ImageError, ModelInput, Volume, encode_png, level_width, sniff
 from segserve.cache import Cache
 from segserve.errors import ServiceError, bad_input, image_error
 from segserve.inference import Inference
@@ -183,7 +183,7 @@ class Service:
         except ImageError as exc:
             raise image_error(exc) from exc
         if prefer_job or len(data) > self.job_bytes:
-            job = self.submit(data, options.spacing)
+            job = await self.submit(data, options.spacing)
             return Answer(b"", "application/json", "job", False, job=job)
         blob = await self.cache.result(key, data)
         body, content_type = encode(LabelMap.from_bytes(blob), options.format, keep, data)
@@ -192,40 +192,52 @@ class Service:
 
     # ------------------------------------------------------------- jobs: volumes with progress
 
-    def submit(self, data: bytes, spacing: tuple[float, float] | None = None) -> dict[str, Any]:
-        """Start a job for ``data`` (or find the one running or done for the same input); its description."""
+    async def submit(self, data: bytes, spacing: tuple[float, float] | None = None) -> dict[str, Any]:
+        """Start a job for ``data`` (or find the one running or done for the same input); its description.
+
+        The input is read and checked first (in the pool, within the limits), so that every bad input is answered
+        4xx here rather than by a job that fails later, and the job's planes can be viewed at once; the model runs
+        in the job."""
         try:
             sniff(data)
         except ImageError as exc:
             raise image_error(exc) from exc
-        job, new = self.jobs.admit(self.key(data, spacing))
+        key = self.key(data, spacing)
+        job = self.jobs.get(str(key))
+        if job is not None and job.status not in ("failed", "cancelled"):
+            return job.describe()
+        image, model_input, volume = await self.pool.run(self._read, data, spacing)
+        job, new = self.jobs.admit(key)
         if new:
-            job.task = asyncio.ensure_future(self._run(job, data))
-        return job.describe()
-
-    async def _run(self, job: Job, data: bytes) -> None:
-        """A job's whole life: read, keep the volume for the viewer, run the model with progress, publish."""
-        key = job.key
-        try:
-            job.update(status="reading")
-            await self.cache.publish_input(key.digest, data)
-            image, model_input = await self.pool.run(self.inference.prepare, data, key.spacing, wait=True)
-            volume = await self.pool.run(Volume, image, wait=True)
             self.volumes.add(job.id, volume)
-            planes = len(model_input.planes)
             job.update(
-                status="running",
-                total=planes,
+                total=len(model_input.planes),
                 input={"format": image.format, "intensity": image.intensity, "shape": list(image.shape)},
                 views={name: plane.as_dict() for name, plane in volume.planes.items()},
             )
+            job.task = asyncio.ensure_future(self._run(job, data, image, model_input, volume))
+        return job.describe()
+
+    def _read(self, data: bytes, spacing: tuple[float, float] | None) -> tuple[Image, ModelInput, Volume]:
+        image, model_input = self.inference.prepare(data, spacing)
+        try:
+            return image, model_input, Volume(image)
+        except ImageError as exc:
+            raise image_error(exc) from exc
+
+    async def _run(self, job: Job, data: bytes, image: Image, model_input: ModelInput, volume: Volume) -> None:
+        """A job's life after reading: publish the input, run the model with progress, publish the result."""
+        key = job.key
+        try:
+            job.update(status="running")
+            await self.cache.publish_input(key.digest, data)
             blob = self.cache.held(key)
             if blob is None:
                 label_map = await self.inference.run_volume(image, model_input, lambda n: job.update(done=n))
                 blob = label_map.to_bytes()
                 await self.cache.publish(key, blob)
             volume.with_labels(LabelMap.from_bytes(blob).voxels())
-            job.update(status="done", done=planes)
+            job.update(status="done", done=job.total)
         except asyncio.CancelledError:
             self.volumes.remove(job.id)
             job.update(status="cancelled")

@@ -370,7 +370,7 @@ class TCPServer:
             answer = await self.service.segment(await self._input(request), self._options(request))
             return self._encoded(answer)
         if op == "submit":
-            return compact(self.service.submit(await self._input(request), self._options(request).spacing))
+            return compact(await self.service.submit(await self._input(request), self._options(request).spacing))
         if op in ("job", "cancel", "result"):
             job_id = request.get("job")
             if not isinstance(job_id, str) or not job_id or len(job_id) > 200:
