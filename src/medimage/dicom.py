@@ -71,19 +71,7 @@ def read_dicom(files: Sequence[tuple[str, bytes]], limits: Limits) -> Image:
     Raises:
         UnreadableImage (400), UnsupportedImage (415), ImageTooLarge (413), UnusableImage (422 from callers).
     """
-    if not files:
-        raise UnreadableImage("no DICOM file was given; send the files of one series")
-    limits.check_files(len(files))
-    datasets = [(name, _parse(name, data, limits)) for name, data in files]
-    voxels = 0
-    for name, ds in datasets:
-        rows, columns, frames = _check_pixel_module(name, ds, limits)
-        voxels += rows * columns * frames
-    limits.check_voxels("DICOM series", (voxels,))
-    frames_ = [frame for name, ds in datasets for frame in _frames(name, ds)]
-    if len(datasets) > 1:
-        _check_one_series(datasets)
-    frames_, affine, geometry = _geometry(frames_)
+    frames_, affine, geometry = _stack(files, limits)
     planes = [_hu(frame, pixels) for frame, pixels in zip(frames_, _decode(frames_), strict=True)]
     array: F32 = np.ascontiguousarray(np.stack([p.T for p in planes], axis=2), dtype=np.float32)
     first = frames_[0].dataset
@@ -105,6 +93,31 @@ def read_dicom(files: Sequence[tuple[str, bytes]], limits: Limits) -> Image:
             "sop_class": str(getattr(first.get("SOPClassUID", ""), "name", "")),
         },
     )
+
+
+def slice_sources(files: Sequence[tuple[str, bytes]], limits: Limits) -> list[tuple[Any, int]]:
+    """Where each slice of ``read_dicom(files, limits)`` comes from, in its order ``k``: the parsed dataset (pixel
+    data read, not decoded) and the frame index within it (0 for a single-frame file). Same checks and errors as
+    ``read_dicom``, short of decoding; the DICOM SEG writer references the source frames through it."""
+    frames, _, _ = _stack(files, limits)
+    return [(frame.dataset, frame.index) for frame in frames]
+
+
+def _stack(files: Sequence[tuple[str, bytes]], limits: Limits) -> tuple[list[_Frame], np.ndarray, str]:
+    """The frames of ``files`` in slice order, the affine and the geometry's source: everything but the pixels."""
+    if not files:
+        raise UnreadableImage("no DICOM file was given; send the files of one series")
+    limits.check_files(len(files))
+    datasets = [(name, _parse(name, data, limits)) for name, data in files]
+    voxels = 0
+    for name, ds in datasets:
+        rows, columns, frames = _check_pixel_module(name, ds, limits)
+        voxels += rows * columns * frames
+    limits.check_voxels("DICOM series", (voxels,))
+    frames_ = [frame for name, ds in datasets for frame in _frames(name, ds)]
+    if len(datasets) > 1:
+        _check_one_series(datasets)
+    return _geometry(frames_)
 
 
 # ---------------------------------------------------------------- parsing

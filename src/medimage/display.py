@@ -57,7 +57,7 @@ class Volume:
     def __init__(self, image: Image, labels: U8 | None = None) -> None:
         self._turn = orientation(image)
         self.intensity = image.intensity
-        self.values = np.ascontiguousarray(self._turn.to_ras(image.array))  # [x, y, z]
+        self.values = self._turn.to_ras(image.array)  # [x, y, z]: a view (flips and a transpose), no copy
         self.labels: U8 | None = None if labels is None else self._oriented(labels)
         nx, ny, nz = self.values.shape
         sx, sy, sz = self._turn.ras_spacing(image.spacing)
@@ -71,7 +71,7 @@ class Volume:
         return int(self.values.nbytes + (0 if self.labels is None else self.labels.nbytes))
 
     def _oriented(self, labels: U8) -> U8:
-        oriented: U8 = np.ascontiguousarray(self._turn.to_ras(labels))
+        oriented: U8 = self._turn.to_ras(labels)
         return oriented
 
     def with_labels(self, labels: U8) -> None:

@@ -34,9 +34,10 @@ def window(values: npt.NDArray[np.floating], low: float, high: float) -> F32:
     """
     if not high > low:
         raise ValueError(f"window [{low}, {high}] is empty: the upper bound must exceed the lower one")
-    scaled = (np.clip(values, low, high) - np.float32(low)) / np.float32(high - low)
-    out: F32 = np.nan_to_num(scaled.astype(np.float32, copy=False), nan=0.0)
-    return out
+    out: F32 = np.clip(values, low, high).astype(np.float32, copy=False)  # one new array, then in place
+    out -= np.float32(low)
+    out *= np.float32(1.0 / (high - low))
+    return np.nan_to_num(out, copy=False, nan=0.0)
 
 
 def level_width(level: float, width: float) -> tuple[float, float]:
