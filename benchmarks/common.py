@@ -1,13 +1,19 @@
-"""Helpers shared by the benchmarks: interleaved rounds, medians, and a header for the record."""
+"""Helpers shared by the benchmarks: interleaved rounds, medians, a header for the record, and a segserve node."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import os
 import platform
 import statistics
+import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from importlib import metadata
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def header(packages: list[str]) -> str:
@@ -47,3 +53,25 @@ def interleaved(candidates: dict[str, Callable[[], float]], rounds: int) -> dict
 
 def median(values: list[float]) -> float:
     return statistics.median(values)
+
+
+@contextlib.contextmanager
+def node(model: Path, *extra: str, cpus: str | None = None, threads: int = 1) -> Iterator[str]:
+    """A ``python -m segserve`` process on 127.0.0.1 (pinned to ``cpus`` with taskset when given); yields its URL
+    once it printed its ready line, and stops it after."""
+    command = [
+        *(["taskset", "-c", cpus] if cpus else []), sys.executable, "-m", "segserve",
+        "--model", str(model), "--port", "0", "--tcp-port", "-1", "--threads", str(threads), *extra,
+    ]  # fmt: skip
+    env = {**os.environ, **({"OMP_NUM_THREADS": str(threads)} if threads else {})}
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    if "ready" not in line:
+        process.kill()
+        raise SystemExit(f"segserve did not start: {line!r}")
+    try:
+        yield line.split("http=", 1)[1].split()[0]
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

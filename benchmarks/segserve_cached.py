@@ -14,15 +14,12 @@ Needs Linux, two CPUs, ``wrk`` and ``taskset``. Traffic goes to 127.0.0.1 only.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import io
-import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from common import header  # noqa: E402
+from common import header, node  # noqa: E402
 
 SERVER_CPU, WRK_CPU = 0, 1
 BUNDLED = ROOT / "src" / "segserve" / "assets" / "default.onnx"
@@ -59,26 +56,6 @@ def model_path(tmp: Path) -> Path:
     path = tmp / "standin.onnx"
     onnx.save(build(), str(path))
     return path
-
-
-@contextlib.contextmanager
-def node(model: Path, *extra: str) -> Iterator[str]:
-    command = [
-        "taskset", "-c", str(SERVER_CPU), sys.executable, "-m", "segserve",
-        "--model", str(model), "--port", "0", "--tcp-port", "-1", "--threads", "1", *extra,
-    ]  # fmt: skip
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT)
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    if "ready" not in line:
-        process.kill()
-        raise SystemExit(f"segserve did not start: {line!r}")
-    try:
-        yield line.split("http=", 1)[1].split()[0]
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def to_ms(text: str) -> float:
@@ -123,7 +100,7 @@ def main() -> None:
         model = model_path(tmp)
         print(header(["gee-stack", "onnxruntime", "uvicorn", "uvloop", "httptools"]))
         print(f"model: {model.name}; body: 256x256 PNG, {body.stat().st_size} bytes; answer: PNG label map")
-        with node(model) as url:
+        with node(model, cpus=str(SERVER_CPU)) as url:
             run_wrk(url, body, 4, 1)  # warm-up: the first request computes and memoizes the answer
             print("| connections | p50 (ms) | p99 (ms) | requests/s |")
             print("|---:|---:|---:|---:|")

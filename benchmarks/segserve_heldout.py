@@ -13,9 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -27,7 +24,7 @@ from freqseg.evaluate import SliceScores, markdown
 from freqseg.prepare import CLASSES, SCANS, btcv_labels, fetch
 from medimage import pack_series, pair_labels, read_bytes, read_path
 
-from common import header
+from common import header, node
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = ("spleen", "liver", "stomach", "aorta", "inferior_vena_cava")
@@ -35,14 +32,7 @@ TARGET = ("spleen", "liver", "stomach", "aorta", "inferior_vena_cava")
 
 def segment(model: Path, body: bytes) -> tuple[bytes, float]:
     """One request to a fresh node; returns the NIfTI answer and the request's seconds."""
-    command = [sys.executable, "-m", "segserve", "--model", str(model), "--port", "0", "--tcp-port", "-1"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=ROOT, env=dict(os.environ))
-    assert process.stdout is not None
-    try:
-        line = process.stdout.readline()
-        if "ready" not in line:
-            raise SystemExit(f"segserve did not start: {line!r}")
-        url = line.split("http=", 1)[1].split()[0]
+    with node(model, threads=0) as url:
         request = urllib.request.Request(
             f"{url}/v1/segment?format=nifti", data=body, headers={"content-type": "application/zip"}
         )
@@ -50,9 +40,6 @@ def segment(model: Path, body: bytes) -> tuple[bytes, float]:
         with urllib.request.urlopen(request, timeout=600) as response:
             answer = response.read()
         return answer, time.perf_counter() - start
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def main() -> None:

@@ -23,9 +23,9 @@ from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from segserve_cached import model_path, node, slice_png
+from segserve_cached import model_path, slice_png
 
-from common import header
+from common import header, node
 
 
 def model_seconds(conn: http.client.HTTPConnection) -> float:
@@ -39,7 +39,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200)
     args = parser.parse_args()
     bodies = [slice_png(seed) for seed in range(args.requests + 20)]
-    with tempfile.TemporaryDirectory() as tmp, node(model_path(Path(tmp))) as url:
+    with tempfile.TemporaryDirectory() as tmp, node(model_path(Path(tmp)), cpus="0") as url:
         address = urlsplit(url)
         conn = http.client.HTTPConnection(address.hostname, address.port, timeout=60)
         totals, models = [], []

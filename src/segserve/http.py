@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import gee
-from medimage import WINDOWS, pack_series
+from medimage import WINDOWS
 from segserve.errors import ServiceError, bad_input
 from segserve.service import Answer, Service
 
@@ -71,7 +71,7 @@ def prefers_job(c: gee.Context) -> bool:
     return any(p.split("=")[0].strip().lower() == "respond-async" for p in c.headers.get("prefer", "").split(","))
 
 
-async def read_input(c: gee.Context) -> tuple[bytes, dict[str, str]]:
+async def read_input(c: gee.Context, service: Service) -> tuple[bytes, dict[str, str]]:
     """The input's bytes and any form fields: the raw body, a multipart upload's one file, or its several files (the
     slices of a DICOM series) packed as one zip, which the image contract reads as a series. The count of files is
     bounded by gee's multipart parser (``max_files``) and the bytes by ``max_body_bytes``."""
@@ -84,7 +84,7 @@ async def read_input(c: gee.Context) -> tuple[bytes, dict[str, str]]:
                 raise bad_input("the multipart upload has no file part; send the image as a file field named 'file'")
             if len(uploads) == 1:
                 return await uploads[0].read(), fields
-            return pack_series([(u.filename or "file", await u.read()) for u in uploads]), fields
+            return service.series([(u.filename or "file", await u.read()) for u in uploads]), fields
         return await c.body(), {}
     except gee.HTTPError as error:
         code = "body_too_large" if error.status == 413 else "bad_request"
@@ -176,7 +176,7 @@ def build_engine(
     @engine.post("/v1/segment")
     async def segment(c: gee.Context) -> None:
         async def call() -> None:
-            data, fields = await read_input(c)
+            data, fields = await read_input(c, service)
             _answer(c, await service.segment(data, options(c, fields), prefer_job=prefers_job(c)))
 
         await api(c, call)
@@ -184,7 +184,7 @@ def build_engine(
     @engine.post("/v1/jobs")
     async def submit(c: gee.Context) -> None:
         async def call() -> None:
-            data, fields = await read_input(c)
+            data, fields = await read_input(c, service)
             spacing = options(c, fields).spacing
             job = await service.submit(data, spacing)
             c.header("location", job["urls"]["self"])
@@ -256,7 +256,7 @@ def build_engine(
         """Log-magnitude and phase spectra of the input's (middle) slice, as PNG data URLs for the page."""
 
         async def call() -> None:
-            data, _ = await read_input(c)
+            data, _ = await read_input(c, service)
             c.json(200, await service.spectra(data))
 
         await api(c, call)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from typing import Literal
 
 import numpy as np
 
@@ -150,7 +151,7 @@ def statistics(voxels: U8, image: Image, classes: int, spacing_known: bool) -> l
     Cost: one ``bincount`` over the volume, then sums over the labelled voxels only (a few per cent of a CT), both
     arrays read in the memory order the image already has (a NIfTI's is Fortran order), so nothing is copied.
     """
-    order = "F" if image.array.flags.f_contiguous and not image.array.flags.c_contiguous else "C"
+    order: Literal["C", "F"] = "F" if image.array.flags.f_contiguous and not image.array.flags.c_contiguous else "C"
     flat = voxels.ravel(order=order)
     counts = np.bincount(flat, minlength=classes)[:classes]
     voxel_ml = float(np.prod(image.spacing)) / 1000.0 if spacing_known else None

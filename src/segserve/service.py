@@ -34,7 +34,18 @@ from prometheus_client.metrics_core import (
 from prometheus_client.registry import Collector
 
 from geecache import LRUCache
-from medimage import PLANES, WINDOWS, Image, ImageError, ModelInput, Volume, encode_png, level_width, sniff
+from medimage import (
+    PLANES,
+    WINDOWS,
+    Image,
+    ImageError,
+    ModelInput,
+    Volume,
+    encode_png,
+    level_width,
+    pack_series,
+    sniff,
+)
 from segserve.cache import Cache
 from segserve.errors import ServiceError, bad_input, image_error
 from segserve.inference import Inference
@@ -162,6 +173,15 @@ class Service:
             keep=tuple(keep) if keep is not None else None,
             spacing=parse_spacing(spacing),
         )
+
+    def series(self, files: list[tuple[str, bytes]]) -> bytes:
+        """Several uploaded files (a DICOM series) as one input: counted against the limits, then packed into one
+        zip in name order (``medimage.pack_series``), so the same files are always the same input."""
+        try:
+            self.limits.check_files(len(files))
+        except ImageError as exc:
+            raise image_error(exc) from exc
+        return pack_series(files)
 
     def key(self, data: bytes, spacing: tuple[float, float] | None) -> ResultKey:
         return ResultKey(self.inference.model_key, spacing, hashlib.sha256(data).hexdigest())

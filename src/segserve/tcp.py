@@ -71,7 +71,6 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from medimage import pack_series
 from segserve.errors import ECHO_CHARS, ServiceError, clip
 from segserve.results import OUTPUT_FORMATS
 from segserve.service import Answer, Options, Service
@@ -398,12 +397,8 @@ class TCPServer:
         if isinstance(files, list) and image is None:
             if not files or not all(isinstance(f, str) and f for f in files):
                 raise ServiceError(400, "bad_request", "'files' must list the series' files, each in base64")
-            if len(files) > self.service.limits.max_files:
-                raise ServiceError(
-                    413, "image_too_large", f"'files' lists {len(files)} files, over {self.service.limits.max_files}"
-                )
             decoded = [await self._decode(f, f"files[{i}]") for i, f in enumerate(files)]
-            return pack_series([(f"{i:05d}.dcm", data) for i, data in enumerate(decoded)])
+            return self.service.series([(f"{i:05d}.dcm", data) for i, data in enumerate(decoded)])
         if not isinstance(image, str) or not image:
             raise ServiceError(
                 400, "bad_request", f"{request.get('op')} needs 'image' (the file in base64) or 'files' (a series)"
