@@ -120,6 +120,10 @@ def parse_spacing(value: Any) -> tuple[float, float] | None:
     return parts[0], parts[1]
 
 
+def _keep(options: Options) -> list[int] | None:
+    return list(options.keep) if options.keep is not None else None
+
+
 def data_url(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode()
 
@@ -192,12 +196,9 @@ class Service:
         """The answer for one input, from the memo, the cluster cache, or a model run; a job (``Answer.job``) for
         an input over ``job_bytes`` or when the client prefers one (HTTP ``Prefer: respond-async``)."""
         key = self.key(data, options.spacing)
-        keep = list(options.keep) if options.keep is not None else None
-        memo_key = f"{key}/{options.format}/{','.join(map(str, keep or []))}"
-        body = self.memo.get(memo_key)
-        if body is not None:
-            self.counters.memo_hits += 1
-            return Answer(body, OUTPUT_FORMATS[options.format], options.format, True)
+        memo_key, remembered = self._remembered(key, options)
+        if remembered is not None:
+            return remembered
         try:
             sniff(data)  # refuse what is not an image before it reaches the cluster
         except ImageError as exc:
@@ -206,9 +207,18 @@ class Service:
             job = await self.submit(data, options.spacing)
             return Answer(b"", "application/json", "job", False, job=job)
         blob = await self.cache.result(key, data)
-        body, content_type = encode(LabelMap.from_bytes(blob), options.format, keep, data)
+        body, content_type = encode(LabelMap.from_bytes(blob), options.format, _keep(options), data)
         self.memo.add(memo_key, body)
         return Answer(body, content_type, options.format, False)
+
+    def _remembered(self, key: ResultKey, options: Options) -> tuple[str, Answer | None]:
+        """The memo's key for this answer, and the answer if the memo holds it."""
+        memo_key = f"{key}/{options.format}/{','.join(map(str, options.keep or ()))}"
+        body = self.memo.get(memo_key)
+        if body is None:
+            return memo_key, None
+        self.counters.memo_hits += 1
+        return memo_key, Answer(body, OUTPUT_FORMATS[options.format], options.format, True)
 
     # ------------------------------------------------------------- jobs: volumes with progress
 
@@ -316,18 +326,16 @@ class Service:
             raise ServiceError(
                 409, "not_ready", f"job {job_id[:28]}... is {job.status} ({job.done}/{job.total} slices); wait for done"
             )
-        keep = list(options.keep) if options.keep is not None else None
-        memo_key = f"{key}/{options.format}/{','.join(map(str, keep or []))}"
-        body = self.memo.get(memo_key)
-        if body is not None:
-            self.counters.memo_hits += 1
-            return Answer(body, OUTPUT_FORMATS[options.format], options.format, True)
+        memo_key, remembered = self._remembered(key, options)
+        if remembered is not None:
+            return remembered
         blob = self.cache.held(key) or (await self.cache.lookup(key) if key.model == self.inference.model_key else None)
         if blob is None:
             self._job(job_id)  # unknown here: 404
             raise ServiceError(410, "result_gone", "the job's result is no longer held; submit the input again")
         source = await self.cache.input(key.digest) if options.format == "dicom-seg" else None
-        encoded, content_type = await asyncio.to_thread(encode, LabelMap.from_bytes(blob), options.format, keep, source)
+        label_map = LabelMap.from_bytes(blob)
+        encoded, content_type = await asyncio.to_thread(encode, label_map, options.format, _keep(options), source)
         self.memo.add(memo_key, encoded)
         return Answer(encoded, content_type, options.format, False)
 
