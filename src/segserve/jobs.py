@@ -114,14 +114,15 @@ class Jobs:
         self._expire()
         return self._jobs.get(job_id)
 
-    def admit(self, key: ResultKey) -> tuple[Job, bool]:
+    def admit(self, key: ResultKey, running: bool = True) -> tuple[Job, bool]:
         """The job for ``key``: the one kept (unless it failed or was cancelled, which start anew), or a new one;
-        the flag says whether it is new. Raises ServiceError 503 when ``max_running`` jobs are unfinished."""
+        the flag says whether it is new. Raises ServiceError 503 when ``max_running`` jobs are unfinished and this
+        one would run (``running=False``: a record of a job done elsewhere)."""
         self._expire()
         job = self._jobs.get(str(key))
         if job is not None and job.status not in ("failed", "cancelled"):
             return job, False
-        if self.running >= self.max_running:
+        if running and self.running >= self.max_running:
             raise ServiceError(
                 503,
                 "overloaded",

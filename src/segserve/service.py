@@ -240,13 +240,17 @@ class Service:
         job, new = self.jobs.admit(key)
         if new:
             self.volumes.add(job.id, volume)
-            job.update(
-                total=len(model_input.planes),
-                input={"format": image.format, "intensity": image.intensity, "shape": list(image.shape)},
-                views={name: plane.as_dict() for name, plane in volume.planes.items()},
-            )
+            self._describe_input(job, image, model_input, volume)
             job.task = asyncio.ensure_future(self._run(job, data, image, model_input, volume))
         return job.describe()
+
+    @staticmethod
+    def _describe_input(job: Job, image: Image, model_input: ModelInput, volume: Volume) -> None:
+        job.update(
+            total=len(model_input.planes),
+            input={"format": image.format, "intensity": image.intensity, "shape": list(image.shape)},
+            views={name: plane.as_dict() for name, plane in volume.planes.items()},
+        )
 
     def _read(self, data: bytes, spacing: tuple[float, float] | None) -> tuple[Image, ModelInput, Volume]:
         image, model_input = self.inference.prepare(data, spacing)
@@ -288,15 +292,40 @@ class Service:
             )
         return job
 
-    async def job(self, job_id: str) -> dict[str, Any]:
-        """A job's state: this node's record, or ``done`` when the cluster holds its result (any node answers)."""
+    async def _found(self, job_id: str) -> Job:
+        """This node's job, or one done on another node, made local here (``_restore``)."""
         job = self.jobs.get(job_id)
         if job is not None:
-            return job.describe()
+            return job
         key = ResultKey.parse(job_id)
+        restored = await self._restore(key)
+        if restored is not None:
+            job, new = self.jobs.admit(key, running=False)
+            if new:
+                self._describe_input(job, *restored)
+                job.update(status="done", done=job.total)
+            return job
         if key.model == self.inference.model_key and await self.cache.lookup(key) is not None:
-            return Job(key, status="done").describe()
-        return self._job(job_id).describe()
+            return Job(key, status="done")  # the input is gone: the result can be answered, not viewed
+        return self._job(job_id)
+
+    async def _restore(self, key: ResultKey) -> tuple[Image, ModelInput, Volume] | None:
+        """A done job's volume with its labels, from the cluster's result and input (the input read again in the
+        pool, within the limits), kept for viewing; None when either is gone."""
+        if key.model != self.inference.model_key:
+            return None
+        blob = await self.cache.lookup(key)
+        data = await self.cache.input(key.digest) if blob is not None else None
+        if blob is None or data is None:
+            return None
+        image, model_input, volume = await self.pool.run(self._read, data, key.spacing)
+        volume.with_labels(LabelMap.from_bytes(blob).voxels())
+        self.volumes.add(str(key), volume)
+        return image, model_input, volume
+
+    async def job(self, job_id: str) -> dict[str, Any]:
+        """A job's state, on any node of the cluster once it is done (see ``_found``)."""
+        return (await self._found(job_id)).describe()
 
     async def follow(self, job_id: str) -> AsyncIterator[dict[str, Any] | None]:
         """The job's state now and after each change until it ends (None: nothing changed for a while)."""
@@ -343,8 +372,12 @@ class Service:
 
     async def _volume(self, job_id: str, labels: bool) -> Volume:
         volume = self.volumes.get(job_id)
+        if volume is None and (await self._found(job_id)).status == "done":
+            volume = self.volumes.get(job_id)  # _found restores a job done elsewhere
+            if volume is None:  # this node's own job, its volume evicted since
+                restored = await self._restore(ResultKey.parse(job_id))
+                volume = restored[2] if restored else None
         if volume is None:
-            self._job(job_id)
             raise ServiceError(
                 410, "image_gone", "this node no longer holds the job's image for viewing; submit the input again"
             )

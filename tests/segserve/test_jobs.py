@@ -213,6 +213,9 @@ def test_a_job_done_on_one_node_is_answered_by_another(standin: pathlib.Path) ->
         wait_done(nodes[0].url, job["id"])
         other = httpx.get(f"{nodes[1].url}/v1/jobs/{job['id']}", timeout=10)
         assert other.status_code == 200 and other.json()["status"] == "done"
+        assert other.json()["views"] == job["views"]  # the input read again from the cluster, for viewing
+        picture = httpx.get(f"{nodes[1].url}/v1/jobs/{job['id']}/labels/axial/1", timeout=10)
+        assert picture.status_code == 200 and LIVER in np.asarray(PILImage.open(io.BytesIO(picture.content)))
         answer = httpx.get(f"{nodes[1].url}/v1/jobs/{job['id']}/result", params={"format": "json"}, timeout=10)
         assert answer.status_code == 200 and "liver" in answer.json()["present"]
         assert sum(node.metric("segserve_inferences_total") for node in nodes) == 1
