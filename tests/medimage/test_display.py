@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from medimage import Volume, level_width, read_bytes
+from medimage import Volume, level_width, pack_series, read_bytes
+
 from tests.imagefiles import dicom_series, nifti_bytes
 
 
@@ -31,8 +32,6 @@ def test_ras_las_and_lps_dicom_show_the_same_planes() -> None:
     las = read_bytes(nifti_bytes(hu[::-1].copy(), las_affine))
     # DICOM rows run posterior (LPS +y), columns to the patient's left (LPS +x): [slices, rows, cols]
     dicom_hu = hu[::-1, ::-1, :].transpose(2, 1, 0)
-    from medimage import pack_series
-
     dicom = read_bytes(pack_series(dicom_series(dicom_hu, spacing=(0.8, 0.8), gap=2.5)))
     reference = pictures(Volume(ras))
     for image in (las, dicom):
