@@ -3,9 +3,9 @@
 The volume: scan B's twenty 512x512 CT slices (TotalSegmentator's example DICOM series, real anatomy) mirrored
 back and forth to 100 slices, as one NIfTI (int16, gzip, B's affine). Each round, interleaved:
 
-- ``job``: a fresh node (bundled model, ``--threads`` = both cores) takes ``POST /v1/jobs`` and the client follows
-  the job's server-sent events to ``done``; wall time from the POST to the ``done`` event. One voxel differs per
-  round, so no round is answered from a cache.
+- ``job``: a node (bundled model, ``--threads`` = both cores, warmed with one small job) takes ``POST /v1/jobs``
+  and the client follows the job's server-sent events to ``done``; wall time from the POST to the ``done`` event.
+  One voxel differs per round, so no round is answered from a cache.
 - ``model``: this process runs the same ONNX file through ``segserve.model.Model`` (same threads, same runs of
   ``--batch-size`` slices) on the same model-grid planes, prepared once beforehand: the model's own time.
 
@@ -24,6 +24,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -57,20 +58,22 @@ def metric(url: str, name: str) -> float:
     raise KeyError(name)
 
 
-def run_job(url: str, body: bytes) -> tuple[float, float]:
-    """Seconds from the POST to the ``done`` event, and the node's model seconds for it."""
+def run_job(url: str, body: bytes) -> tuple[float, float, dict[str, float]]:
+    """Seconds from the POST to the ``done`` event, the node's model seconds for it, and the job's own timings."""
     model_before = metric(url, "segserve_model_seconds_total")
     start = time.perf_counter()
     job = httpx.post(f"{url}/v1/jobs", content=body, timeout=600).json()
+    state: dict[str, Any] = {}
     with httpx.stream("GET", f"{url}{job['urls']['events']}", timeout=600) as events:
         for line in events.iter_lines():
-            if line.startswith("data: ") and json.loads(line[6:]).get("status") in ("done", "failed", "cancelled"):
-                status = json.loads(line[6:])["status"]
-                break
+            if line.startswith("data: "):
+                state = json.loads(line[6:])
+                if state.get("status") in ("done", "failed", "cancelled"):
+                    break
     wall = time.perf_counter() - start
-    if status != "done":
-        raise SystemExit(f"the job ended {status}")
-    return wall, metric(url, "segserve_model_seconds_total") - model_before
+    if state.get("status") != "done":
+        raise SystemExit(f"the job ended {state.get('status')}: {state.get('error')}")
+    return wall, metric(url, "segserve_model_seconds_total") - model_before, state["timings_ms"]
 
 
 def main() -> None:
@@ -96,12 +99,15 @@ def main() -> None:
     )
 
     in_service: list[float] = []
+    steps: list[dict[str, float]] = []
     with node(DEFAULT_MODEL, "--batch-size", str(args.batch_size), threads=args.threads) as url:
         rounds = iter(range(args.rounds))
+        run_job(url, write_nifti(hu[:, :, : args.batch_size], affine, "warm-up"))  # as the model alone is warmed
 
         def job() -> float:
-            wall, model_seconds = run_job(url, bodies[next(rounds)])
+            wall, model_seconds, timings = run_job(url, bodies[next(rounds)])
             in_service.append(model_seconds)
+            steps.append(timings)
             return wall
 
         def model_alone() -> float:
@@ -117,6 +123,8 @@ def main() -> None:
     print(f"job (POST to done), median of {args.rounds}: {wall:.2f} s  (rounds: {fmt(results['job'])})")
     print(f"model alone, same planes and runs:    {alone:.2f} s  (rounds: {fmt(results['model'])})")
     print(f"model time inside the service:        {median(in_service):.2f} s")
+    for name in steps[0]:
+        print(f"  job step {name:8s} median {median([t[name] for t in steps]) / 1000:.2f} s")
     print(f"service overhead: {100 * (wall / alone - 1):.1f} % of the model's own time (target: at most 10 %)")
 
 

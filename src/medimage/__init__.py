@@ -13,7 +13,7 @@ header field.
 """
 
 from medimage.components import POSTPROCESSING, postprocess
-from medimage.cpus import available_cpus
+from medimage.cpus import available_cpus, in_slabs
 from medimage.dicomseg import write_seg
 from medimage.display import PLANES, Volume
 from medimage.errors import ImageError, ImageTooLarge, UnreadableImage, UnsupportedImage, UnusableImage
@@ -49,6 +49,7 @@ __all__ = [
     "available_cpus",
     "canonical",
     "encode_png",
+    "in_slabs",
     "labels_to_input",
     "labels_to_model",
     "level_width",

@@ -23,21 +23,25 @@ POSTPROCESSING = ("none", "largest-component")
 
 def largest_component(labels: U8) -> U8:
     """``labels`` (any shape, 2-D or 3-D, class indexes) with each class cut to its largest 6-connected component
-    (4-connected in 2-D); ties go to the component found first. Background stays background."""
+    (4-connected in 2-D); ties go to the component found first. Background stays background.
+
+    Each class is labelled within its own bounding box (``ndimage.find_objects``, one pass over the volume), not
+    over the whole volume: on a 100-plane CT the classes' boxes hold a few per cent of the voxels."""
     from scipy import ndimage  # type: ignore[import-untyped]  # here: a service that never uses it starts faster
 
     out = np.zeros_like(labels)
-    for value in np.unique(labels):
-        if value == 0:
+    for value, box in enumerate(ndimage.find_objects(labels), start=1):
+        if box is None:
             continue
-        mask = labels == value
+        mask = labels[box] == value
         components, count = ndimage.label(mask)
+        target = out[box]  # a view: writing it writes ``out``
         if count == 1:
-            out[mask] = value
+            target[mask] = value
             continue
         sizes = np.bincount(components.ravel(), minlength=count + 1)
         sizes[0] = 0
-        out[components == int(np.argmax(sizes))] = value
+        target[components == int(np.argmax(sizes))] = value
     return out
 
 

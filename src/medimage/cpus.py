@@ -9,7 +9,14 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
+SLAB_PLANES = 8
+"""Planes per thread at least: below that, a thread costs more than it saves."""
 
 
 def available_cpus() -> int:
@@ -23,6 +30,20 @@ def available_cpus() -> int:
     if quota is not None:
         count = min(count, max(1, math.ceil(quota)))
     return max(1, count)
+
+
+def in_slabs(planes: int, work: Callable[[int, int], T]) -> list[T]:
+    """``work(start, stop)`` over slabs of ``planes`` planes, one thread per usable CPU (at most one per
+    ``SLAB_PLANES`` planes), the results in slab order. For numpy and Pillow work on a volume, which releases the
+    GIL: a volume's reading and writing back use every core the process may, and the result does not depend on the
+    slabs when ``work`` treats planes independently."""
+    workers = max(1, min(available_cpus(), planes // SLAB_PLANES))
+    size = -(-planes // workers) if planes else 1
+    slabs = [(start, min(planes, start + size)) for start in range(0, planes, size)] or [(0, 0)]
+    if len(slabs) == 1:
+        return [work(*slabs[0])]
+    with ThreadPoolExecutor(len(slabs), thread_name_prefix="medimage-slab") as pool:
+        return list(pool.map(lambda slab: work(*slab), slabs))
 
 
 def _cgroup_quota() -> float | None:

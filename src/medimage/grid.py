@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from medimage.cpus import in_slabs
 from medimage.errors import UnreadableImage
 from medimage.geometry import Orientation, canonical, orientation
 from medimage.image import F32, Image
@@ -69,8 +70,8 @@ def to_model(image: Image, spec: ModelSpec, limits: Limits | None = None) -> Mod
     """
     limits = limits or Limits()
     turn = orientation(image)
-    values = turn.to_ras(model_values(image, spec.modality, spec.window))
-    x, y, z = values.shape
+    ras = turn.to_ras(image.array)  # a view
+    x, y, z = ras.shape
     if image.spacing_source == "unknown":
         spacing = spec.spacing
     else:
@@ -78,15 +79,27 @@ def to_model(image: Image, spec: ModelSpec, limits: Limits | None = None) -> Mod
         spacing = (sx, sy)
     grid = grid_size((x, y), spacing, spec.spacing)
     limits.check_grid(grid, z, spacing)
-    planes = resample(np.ascontiguousarray(values.transpose(2, 0, 1), dtype=np.float32), grid, labels=False)
+    model_values(image, spec.modality, spec.window, ras[:1, :1, :1])  # the modality check, before any work
+    planes: F32 = np.empty((z, *grid), np.float32)
+
+    def slab(start: int, stop: int) -> None:
+        values = model_values(image, spec.modality, spec.window, ras[:, :, start:stop])
+        planes[start:stop] = resample(np.ascontiguousarray(values.transpose(2, 0, 1)), grid, labels=False)
+
+    in_slabs(z, slab)
     return ModelInput(planes, turn, (x, y, z), spacing, turn.ras_affine(image.affine, image.shape))
 
 
 def labels_to_input(labels: U8, model_input: ModelInput) -> U8:
     """Labels ``[Z, X', Y']`` on the model grid -> ``[i, j, k]`` on the input's own grid (nearest neighbour)."""
-    x, y, _ = model_input.ras_shape
-    back = resample(labels, (x, y), labels=True).transpose(1, 2, 0)
-    return np.ascontiguousarray(model_input.orientation.from_ras(back))
+    x, y, z = model_input.ras_shape
+    back: U8 = np.empty((z, x, y), np.uint8)
+
+    def slab(start: int, stop: int) -> None:
+        back[start:stop] = resample(labels[start:stop], (x, y), labels=True)
+
+    in_slabs(z, slab)
+    return np.ascontiguousarray(model_input.orientation.from_ras(back.transpose(1, 2, 0)))
 
 
 def same_grid(shape: tuple[int, ...], affine: npt.NDArray[np.float64], other_shape: tuple[int, ...],

@@ -37,7 +37,8 @@ def window(values: npt.NDArray[np.floating], low: float, high: float) -> F32:
     out: F32 = np.clip(values, low, high).astype(np.float32, copy=False)  # one new array, then in place
     out -= np.float32(low)
     out *= np.float32(1.0 / (high - low))
-    return np.nan_to_num(out, copy=False, nan=0.0)
+    np.copyto(out, np.float32(0.0), where=np.isnan(out))  # clipping left no infinity; NaN stays NaN until here
+    return out
 
 
 def level_width(level: float, width: float) -> tuple[float, float]:
@@ -51,14 +52,17 @@ def level_width(level: float, width: float) -> tuple[float, float]:
     return level - width / 2, level + width / 2
 
 
-def model_values(image: Image, modality: str, window_bounds: tuple[float, float]) -> F32:
-    """``image.array`` as the model's input values in [0, 1].
+def model_values(
+    image: Image, modality: str, window_bounds: tuple[float, float], values: npt.NDArray[np.floating] | None = None
+) -> F32:
+    """``image.array`` (or ``values``, a part of it) as the model's input values in [0, 1].
 
     Raises:
         UnusableImage (422): a DICOM whose Modality is not ``modality`` (e.g. MR for a CT model).
     """
+    values = image.array if values is None else values
     if image.intensity == "grey":
-        return image.array
+        return np.asarray(values, dtype=np.float32)
     if image.modality is not None and image.modality != modality:
         raise UnusableImage(
             f"the image is {image.modality} (DICOM Modality), and this model takes {modality}: its window "
@@ -66,4 +70,4 @@ def model_values(image: Image, modality: str, window_bounds: tuple[float, float]
             f"{modality} image",
             modality=image.modality,
         )
-    return window(image.array, *window_bounds)
+    return window(values, *window_bounds)

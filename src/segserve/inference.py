@@ -12,11 +12,22 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
+import numpy.typing as npt
 
-from medimage import Image, ImageError, Limits, ModelInput, labels_to_input, postprocess, read_bytes, to_model
+from medimage import (
+    Image,
+    ImageError,
+    Limits,
+    ModelInput,
+    in_slabs,
+    labels_to_input,
+    postprocess,
+    read_bytes,
+    to_model,
+)
 from segserve.errors import ServiceError, image_error
 from segserve.keys import ResultKey
 from segserve.model import Model
@@ -64,19 +75,26 @@ class Inference:
         self.computed += 1
         return label_map.to_bytes()
 
-    async def run_volume(self, image: Image, model_input: ModelInput, progress: Callable[[int], None]) -> LabelMap:
+    async def run_volume(
+        self, image: Image, model_input: ModelInput, progress: Callable[[int], None], timings: dict[str, float]
+    ) -> LabelMap:
         """The model on ``model_input``'s planes, one pool job per run of slices, calling ``progress(done)`` after
         each; a cancelled caller stops at the next run. The pool's queue bound is not applied (the caller bounds
-        how many volumes run), so a volume waits for a worker instead of failing half-way."""
+        how many volumes run), so a volume waits for a worker instead of failing half-way. ``timings`` gets the
+        milliseconds of ``model`` (the runs, waits for a worker included) and ``finish``."""
         planes = model_input.planes
         step = self.limits.planes_per_run((planes.shape[1], planes.shape[2]), self.batch_size)
         parts = []
+        start_time = time.perf_counter()
         for start in range(0, len(planes), step):
             parts.append(await self.pool.run(self.model.predict, planes[start : start + step], wait=True))
             progress(min(len(planes), start + step))
             await asyncio.sleep(0)  # a point where a cancellation lands
         labels = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        finish_time = time.perf_counter()
         label_map = await self.pool.run(self.finish, image, model_input, labels, wait=True)
+        timings["model_ms"] = (finish_time - start_time) * 1000
+        timings["finish_ms"] = (time.perf_counter() - finish_time) * 1000
         self.computed += 1
         return label_map
 
@@ -148,25 +166,32 @@ def statistics(voxels: U8, image: Image, classes: int, spacing_known: bool) -> l
     Args:
         voxels: uint8 ``[i, j, k]`` labels on ``image``'s grid.
 
-    Cost: one ``bincount`` over the volume, then sums over the labelled voxels only (a few per cent of a CT), both
-    arrays read in the memory order the image already has (a NIfTI's is Fortran order), so nothing is copied.
+    Cost: a ``bincount`` over the volume, then sums over the labelled voxels only (a few per cent of a CT), in
+    slabs of planes on every usable core (``medimage.in_slabs``), each read in the image's own memory order.
     """
-    order: Literal["C", "F"] = "F" if image.array.flags.f_contiguous and not image.array.flags.c_contiguous else "C"
-    flat = voxels.ravel(order=order)
-    counts = np.bincount(flat, minlength=classes)[:classes]
-    voxel_ml = float(np.prod(image.spacing)) / 1000.0 if spacing_known else None
-    sums = squares = None
-    if image.intensity != "grey":
+    f_order = image.array.flags.f_contiguous and not image.array.flags.c_contiguous
+    order: Literal["C", "F"] = "F" if f_order else "C"
+    measured = image.intensity != "grey"
+
+    def slab(start: int, stop: int) -> tuple[npt.NDArray[Any], ...]:
+        flat = voxels[:, :, start:stop].ravel(order=order)
+        counts = np.bincount(flat, minlength=classes)[:classes].astype(np.float64)
+        if not measured:
+            return (counts,)
         inside = np.flatnonzero(flat)
-        values = image.array.ravel(order=order)[inside].astype(np.float64)
+        values = image.array[:, :, start:stop].ravel(order=order)[inside].astype(np.float64)
         sums = np.bincount(flat[inside], weights=values, minlength=classes)[:classes]
         squares = np.bincount(flat[inside], weights=values * values, minlength=classes)[:classes]
+        return counts, sums, squares
+
+    totals = [np.sum(parts, axis=0) for parts in zip(*in_slabs(voxels.shape[2], slab), strict=True)]
+    voxel_ml = float(np.prod(image.spacing)) / 1000.0 if spacing_known else None
     out = []
     for c in range(classes):
-        n = int(counts[c])
+        n = int(totals[0][c])
         mean = sd = None
-        if sums is not None and squares is not None and n and c:
-            mean = float(sums[c] / n)
-            sd = float(np.sqrt(max(0.0, squares[c] / n - mean * mean)))
+        if measured and n and c:
+            mean = float(totals[1][c] / n)
+            sd = float(np.sqrt(max(0.0, totals[2][c] / n - mean * mean)))
         out.append(ClassStatistics(voxels=n, volume_ml=None if voxel_ml is None else n * voxel_ml, mean=mean, sd=sd))
     return out

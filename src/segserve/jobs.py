@@ -37,6 +37,7 @@ class Job:
     error: dict[str, Any] | None = None
     input: dict[str, Any] | None = None
     views: dict[str, Any] | None = None
+    timings: dict[str, float] = field(default_factory=dict)  # ms: read, model, finish, publish (this node's run)
     finished: float | None = None
     task: asyncio.Task[None] | None = None
     version: int = 0
@@ -66,6 +67,7 @@ class Job:
             "error": self.error,
             "input": self.input,
             "views": self.views,
+            "timings_ms": {name[:-3]: round(ms, 1) for name, ms in self.timings.items()},
             "urls": {
                 "self": base,
                 "events": f"{base}/events",

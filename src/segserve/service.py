@@ -20,6 +20,7 @@ import hashlib
 import itertools
 import logging
 import math
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -236,9 +237,12 @@ class Service:
         job = self.jobs.get(str(key))
         if job is not None and job.status not in ("failed", "cancelled"):
             return job.describe()
+        start = time.perf_counter()
         image, model_input, volume = await self.pool.run(self._read, data, spacing)
+        read_ms = (time.perf_counter() - start) * 1000
         job, new = self.jobs.admit(key)
         if new:
+            job.timings["read_ms"] = read_ms
             self.volumes.add(job.id, volume)
             self._describe_input(job, image, model_input, volume)
             job.task = asyncio.ensure_future(self._run(job, data, image, model_input, volume))
@@ -267,9 +271,12 @@ class Service:
             await self.cache.publish_input(key.digest, data)
             blob = self.cache.held(key)
             if blob is None:
-                label_map = await self.inference.run_volume(image, model_input, lambda n: job.update(done=n))
+                timings = job.timings
+                label_map = await self.inference.run_volume(image, model_input, lambda n: job.update(done=n), timings)
+                start = time.perf_counter()
                 blob = label_map.to_bytes()
                 await self.cache.publish(key, blob)
+                timings["publish_ms"] = (time.perf_counter() - start) * 1000
             volume.with_labels(LabelMap.from_bytes(blob).voxels())
             job.update(status="done", done=job.total)
         except asyncio.CancelledError:
