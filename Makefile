@@ -89,9 +89,11 @@ train: $(VENV)/.test-deps
 	test -f data/btcv/dataset.json -a -f data/btcv-c/dataset.json || $(PY) -m freqseg prepare
 	$(PY) -m freqseg train --config configs/gfunet-small.toml
 
-# The bundled model made anew: train as above, then export where `make run` finds it (ONNX, parity-checked).
+# The bundled models made anew: train as above, then export where `make run` finds them (ONNX, parity-checked), fp32
+# and its static INT8 quantization (`segserve --precision int8`).
 model: train
-	$(PY) -m freqseg export runs/gfunet-small/best.pt --out src/segserve/assets/default.onnx
+	$(PY) -m freqseg export runs/gfunet-small/best.pt --out src/segserve/assets/default.onnx \
+	    --int8 src/segserve/assets/default-int8.onnx
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -24,7 +24,7 @@ from typing import Any
 import gee
 from medimage import WINDOWS
 from segserve.errors import ServiceError, bad_input
-from segserve.service import Answer, Service
+from segserve.service import Answer, Options, Service
 
 log = logging.getLogger("segserve.http")
 METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -164,13 +164,14 @@ def build_engine(
         finally:
             counters.observe("http", status, time.perf_counter() - start)
 
-    def options(c: gee.Context, fields: dict[str, str] | None = None) -> Any:
+    def options(c: gee.Context, fields: dict[str, str] | None = None) -> Options:
         fields = fields or {}
         return service.options(
             format=c.query("format") or fields.get("format"),
             accept=c.headers.get("accept"),
             classes=c.query("classes") or fields.get("classes"),
             spacing=c.query("spacing") or fields.get("spacing"),
+            model=c.query("model") or fields.get("model"),
         )
 
     @engine.post("/v1/segment")
@@ -185,8 +186,7 @@ def build_engine(
     async def submit(c: gee.Context) -> None:
         async def call() -> None:
             data, fields = await read_input(c, service)
-            spacing = options(c, fields).spacing
-            job = await service.submit(data, spacing)
+            job = await service.submit(data, options(c, fields))
             c.header("location", job["urls"]["self"])
             c.json(202, job)
 
@@ -270,7 +270,8 @@ def build_engine(
         c.json(200, {"samples": samples(), "attribution": attribution()})
 
     engine.load_templates(str(HERE / "templates"))
-    legend = [{"index": i, "name": n, "colour": colour(i)} for i, n in enumerate(service.classes) if i]
+    legend = [{"index": i, "name": n, "colour": colour(i)} for i, n in enumerate(service.classes()) if i]
+    default = service.default_model()
 
     @engine.get("/")
     async def page(c: gee.Context) -> None:
@@ -280,8 +281,10 @@ def build_engine(
             legend=legend,
             samples=samples(),
             attribution=attribution(),
-            model=service.model.info.sha256[:12],
-            architecture=service.model.info.architecture,
+            model=default["sha256"][:12],
+            model_name=default["name"],
+            precision=default["precision"],
+            architecture=default["architecture"],
             links=links,
             windows=[{"name": name, "level": lw[0], "width": lw[1]} for name, lw in WINDOWS.items()],
         )

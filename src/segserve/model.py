@@ -22,6 +22,8 @@ from medimage import FORMATS, INPUT_NAME, OUTPUT_NAME, ModelFileError, ModelSpec
 from segserve.errors import ModelError
 
 DEFAULT_MODEL = pathlib.Path(__file__).resolve().parent / "assets" / "default.onnx"
+BUNDLED = {"fp32": DEFAULT_MODEL, "int8": DEFAULT_MODEL.with_name("default-int8.onnx")}
+"""The bundled model in each precision (``segserve --precision``); both are exports of one checkpoint."""
 PROVIDERS = {
     "cpu": "CPUExecutionProvider",
     "cuda": "CUDAExecutionProvider",
@@ -114,9 +116,15 @@ class Model:
             )
         return argmax_classes(logits[:, :, :x, :y])
 
+    @property
+    def precision(self) -> str:
+        """``int8`` for a quantized file (its metadata names the quantization), else ``fp32``."""
+        return "int8" if dict(self.info.extra).get("quantization") else "fp32"
+
     def describe(self) -> dict[str, Any]:
         return {
             **self.info.as_dict(),
+            "precision": self.precision,
             "window_hu": list(self.info.window) if self.info.modality == "CT" else None,
             "file": os.path.basename(self.path),
             "provider": self.provider,

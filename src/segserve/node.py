@@ -21,6 +21,7 @@ import asyncio
 import inspect
 import ipaddress
 import logging
+import pathlib
 import ssl
 from typing import Any
 
@@ -36,7 +37,8 @@ from segserve.errors import ModelError
 from segserve.http import build_engine
 from segserve.inference import Inference
 from segserve.jobs import Jobs
-from segserve.model import DEFAULT_MODEL, PROVIDERS, Model
+from segserve.model import BUNDLED, PROVIDERS, Model
+from segserve.models import Models
 from segserve.pool import InferencePool
 from segserve.service import Service
 from segserve.tcp import TCPServer
@@ -89,7 +91,19 @@ def parser() -> argparse.ArgumentParser:
         help="listen beyond loopback without an API token (anyone who reaches the port may use the node)",
     )
     model = p.add_argument_group("model")
-    model.add_argument("--model", default=str(DEFAULT_MODEL), help="ONNX file exported by freqseg")
+    model.add_argument(
+        "--model",
+        action="append",
+        metavar="[NAME=]PATH",
+        help="an ONNX file exported by freqseg, named NAME (default: the file's stem); repeat to serve several, the "
+        "first is the default (default: the bundled model in --precision)",
+    )
+    model.add_argument(
+        "--precision",
+        choices=sorted(BUNDLED),
+        default="fp32",
+        help="which bundled model to serve when no --model is given: fp32 or its static INT8 quantization",
+    )
     model.add_argument("--provider", default="cpu", help=f"ONNX Runtime execution provider ({', '.join(PROVIDERS)})")
     model.add_argument(
         "--threads",
@@ -272,10 +286,25 @@ def check_exposure(args: argparse.Namespace, token: str | None) -> None:
         log.warning("listening on %s without TLS: the API token and images cross the network in clear", args.host)
 
 
+def model_specs(values: list[str] | None, precision: str) -> dict[str, str]:
+    """``--model`` values (``[NAME=]PATH``) as {name: path}; the bundled model in ``precision`` without any."""
+    if not values:
+        return {"default" if precision == "fp32" else f"default-{precision}": str(BUNDLED[precision])}
+    specs: dict[str, str] = {}
+    for value in values:
+        name, _, path = value.rpartition("=") if "=" in value and not value.startswith("/") else ("", "", value)
+        name = name or pathlib.Path(path).name.removesuffix(".onnx")
+        if not name or name in specs:
+            raise SystemExit(f"segserve: --model {value!r}: name each model once (NAME=PATH)")
+        specs[name] = path
+    return specs
+
+
 def build_service(args: argparse.Namespace, self_url: str) -> Service:
+    specs = model_specs(args.model, args.precision)
     threads = args.threads or max(1, available_cpus() // args.workers)
     try:
-        model = Model(args.model, provider=args.provider, threads=threads)
+        models = {name: Model(path, provider=args.provider, threads=threads) for name, path in specs.items()}
     except ModelError as exc:
         raise SystemExit(f"segserve: {exc}") from exc
     peers = args.peers or [self_url]
@@ -284,25 +313,28 @@ def build_service(args: argparse.Namespace, self_url: str) -> Service:
     auth = peer_auth(args.secret_file, args.trusted_network)
     if auth is None and not args.trusted_network and len(peers) == 1:
         auth = PeerAuth(new_secret().encode())  # a single node: its peer routes answer no one
-    inference = Inference(
-        model,
-        InferencePool(args.workers, args.queue),
-        Limits(
-            max_pixels=args.max_pixels,
-            max_voxels=args.max_voxels,
-            max_files=args.max_files,
-            max_slices=args.max_slices,
-            max_grid_pixels=args.max_grid_pixels,
-            max_run_pixels=args.max_run_pixels,
-        ),
-        batch_size=args.batch_size,
-        batch_window=args.batch_window_ms / 1000,
+    pool = InferencePool(args.workers, args.queue)  # one pool for every model: the node's cores
+    limits = Limits(
+        max_pixels=args.max_pixels,
+        max_voxels=args.max_voxels,
+        max_files=args.max_files,
+        max_slices=args.max_slices,
+        max_grid_pixels=args.max_grid_pixels,
+        max_run_pixels=args.max_run_pixels,
     )
     try:
+        served = Models(
+            {
+                name: Inference(
+                    model, pool, limits, batch_size=args.batch_size, batch_window=args.batch_window_ms / 1000
+                )
+                for name, model in models.items()
+            }
+        )
         cache = Cache(
             self_url,
             peers,
-            loader=inference.load,
+            loader=served.load,
             result_bytes=args.cache_bytes,
             input_bytes=args.input_cache_bytes,
             input_ttl=args.input_ttl,
@@ -314,7 +346,7 @@ def build_service(args: argparse.Namespace, self_url: str) -> Service:
     except ValueError as exc:
         raise SystemExit(f"segserve: {exc}") from exc
     return Service(
-        inference,
+        served,
         cache,
         memo_bytes=args.memo_bytes,
         view_bytes=args.view_bytes,
@@ -377,9 +409,11 @@ async def serve(args: argparse.Namespace) -> None:
     public = uvicorn.Server(uvicorn.Config(engine, **config, **tls_files))
     peers = uvicorn.Server(uvicorn.Config(service.cache.pool.engine(), **config))
     # The sockets already listen, so clients may connect from now on: say so, for scripts and tests.
+    default = service.default_model()
     print(
-        f"segserve ready http={public_url} tcp={tcp_port} peer={self_url} model={service.model.info.sha256[:12]} "
-        f"provider={service.model.provider} peers={','.join(service.cache.peers())}",
+        f"segserve ready http={public_url} tcp={tcp_port} peer={self_url} model={default['sha256'][:12]} "
+        f"precision={default['precision']} models={','.join(service.models.names)} provider={default['provider']} "
+        f"peers={','.join(service.cache.peers())}",
         flush=True,
     )
     try:

@@ -52,6 +52,7 @@ from segserve.errors import ServiceError, bad_input, image_error
 from segserve.inference import Inference
 from segserve.jobs import TERMINAL, Job, Jobs
 from segserve.keys import ResultKey
+from segserve.models import Models
 from segserve.results import OUTPUT_FORMATS, LabelMap, encode, pick_classes, pick_format
 from segserve.spectra import spectra_png
 
@@ -64,9 +65,18 @@ LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 class Options:
     """What a request asks for. Only ``spacing`` changes the inference; the rest shape the answer."""
 
+    inference: Inference
     format: str = "json"
     keep: tuple[int, ...] | None = None
     spacing: tuple[float, float] | None = None
+
+    def keep_for(self, inference: Inference) -> list[int] | None:
+        """The class subset as ``inference``'s indices (the same names; a model without one of them answers 400)."""
+        if self.keep is None:
+            return None
+        if inference is self.inference:
+            return list(self.keep)
+        return pick_classes([self.inference.classes[i] for i in self.keep], inference.classes)
 
 
 @dataclass
@@ -121,10 +131,6 @@ def parse_spacing(value: Any) -> tuple[float, float] | None:
     return parts[0], parts[1]
 
 
-def _keep(options: Options) -> list[int] | None:
-    return list(options.keep) if options.keep is not None else None
-
-
 def data_url(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode()
 
@@ -133,8 +139,8 @@ class Service:
     """The use cases of one node: its inference, the cluster cache, the jobs it runs, and the counters.
 
     Args:
-        inference: the model behind its bounded pool (``Inference``).
-        cache: the cluster's results, built with ``inference.load`` as its loader.
+        models: the models this node serves (``Models``; each an ``Inference`` behind the node's one pool).
+        cache: the cluster's results, built with ``models.load`` as its loader.
         memo_bytes: encoded answers kept by this node (a hit costs a hash and a lookup).
         view_bytes: volumes kept for the viewer (image and labels on RAS+, float32 + uint8 per voxel).
         job_bytes: inputs larger than this answer ``segment`` with a job (202) instead of waiting.
@@ -143,7 +149,7 @@ class Service:
 
     def __init__(
         self,
-        inference: Inference,
+        models: Models,
         cache: Cache,
         *,
         memo_bytes: int = 64 << 20,
@@ -151,17 +157,15 @@ class Service:
         job_bytes: int = 8 << 20,
         jobs: Jobs | None = None,
     ) -> None:
-        self.inference = inference
-        self.model = inference.model
-        self.pool = inference.pool
-        self.limits = inference.limits
+        self.models = models
+        self.pool = models.default.pool
+        self.limits = models.default.limits
         self.cache = cache
         self.memo: LRUCache[bytes] = LRUCache(max_bytes=memo_bytes)
         self.volumes: LRUCache[Volume] = LRUCache(max_bytes=view_bytes)
         self.job_bytes = job_bytes
         self.jobs = jobs or Jobs()
         self.counters = Counters()
-        self.classes = list(inference.classes)
 
     # ------------------------------------------------------------- options
 
@@ -171,13 +175,31 @@ class Service:
         accept: str | None = None,
         classes: str | list[str] | None = None,
         spacing: Any = None,
+        model: str | None = None,
     ) -> Options:
-        keep = pick_classes(classes, self.classes)
+        inference = self.models.get(model)
+        keep = pick_classes(classes, inference.classes)
         return Options(
+            inference=inference,
             format=pick_format(format, accept),
             keep=tuple(keep) if keep is not None else None,
             spacing=parse_spacing(spacing),
         )
+
+    def classes(self, model: str | None = None) -> list[str]:
+        """The class names of a model (the default when None), index 0 the background."""
+        return list(self.models.get(model).classes)
+
+    def default_model(self) -> dict[str, str]:
+        """The default model's name, hash, architecture, precision and execution provider, for the page."""
+        model = self.models.default.model
+        return {
+            "name": self.models.names[0],
+            "sha256": model.info.sha256,
+            "architecture": model.info.architecture,
+            "precision": model.precision,
+            "provider": model.provider,
+        }
 
     def series(self, files: list[tuple[str, bytes]]) -> bytes:
         """Several uploaded files (a DICOM series) as one input: counted against the limits, then packed into one
@@ -188,15 +210,16 @@ class Service:
             raise image_error(exc) from exc
         return pack_series(files)
 
-    def key(self, data: bytes, spacing: tuple[float, float] | None) -> ResultKey:
-        return ResultKey(self.inference.model_key, spacing, hashlib.sha256(data).hexdigest())
+    @staticmethod
+    def key(data: bytes, options: Options) -> ResultKey:
+        return ResultKey(options.inference.model_key, options.spacing, hashlib.sha256(data).hexdigest())
 
     # ------------------------------------------------------------- segment: one round trip
 
     async def segment(self, data: bytes, options: Options, *, prefer_job: bool = False) -> Answer:
         """The answer for one input, from the memo, the cluster cache, or a model run; a job (``Answer.job``) for
         an input over ``job_bytes`` or when the client prefers one (HTTP ``Prefer: respond-async``)."""
-        key = self.key(data, options.spacing)
+        key = self.key(data, options)
         memo_key, remembered = self._remembered(key, options)
         if remembered is not None:
             return remembered
@@ -205,10 +228,11 @@ class Service:
         except ImageError as exc:
             raise image_error(exc) from exc
         if prefer_job or len(data) > self.job_bytes:
-            job = await self.submit(data, options.spacing)
+            job = await self.submit(data, options)
             return Answer(b"", "application/json", "job", False, job=job)
         blob = await self.cache.result(key, data)
-        body, content_type = encode(LabelMap.from_bytes(blob), options.format, _keep(options), data)
+        keep = options.keep_for(options.inference)
+        body, content_type = encode(LabelMap.from_bytes(blob), options.format, keep, data)
         self.memo.add(memo_key, body)
         return Answer(body, content_type, options.format, False)
 
@@ -223,7 +247,7 @@ class Service:
 
     # ------------------------------------------------------------- jobs: volumes with progress
 
-    async def submit(self, data: bytes, spacing: tuple[float, float] | None = None) -> dict[str, Any]:
+    async def submit(self, data: bytes, options: Options) -> dict[str, Any]:
         """Start a job for ``data`` (or find the one running or done for the same input); its description.
 
         The input is read and checked first (in the pool, within the limits), so that every bad input is answered
@@ -233,12 +257,12 @@ class Service:
             sniff(data)
         except ImageError as exc:
             raise image_error(exc) from exc
-        key = self.key(data, spacing)
+        key = self.key(data, options)
         job = self.jobs.get(str(key))
         if job is not None and job.status not in ("failed", "cancelled"):
             return job.describe()
         start = time.perf_counter()
-        image, model_input, volume = await self.pool.run(self._read, data, spacing)
+        image, model_input, volume = await self.pool.run(self._read, options.inference, data, options.spacing)
         read_ms = (time.perf_counter() - start) * 1000
         job, new = self.jobs.admit(key)
         if new:
@@ -256,8 +280,11 @@ class Service:
             views={name: plane.as_dict() for name, plane in volume.planes.items()},
         )
 
-    def _read(self, data: bytes, spacing: tuple[float, float] | None) -> tuple[Image, ModelInput, Volume]:
-        image, model_input = self.inference.prepare(data, spacing)
+    @staticmethod
+    def _read(
+        inference: Inference, data: bytes, spacing: tuple[float, float] | None
+    ) -> tuple[Image, ModelInput, Volume]:
+        image, model_input = inference.prepare(data, spacing)
         try:
             return image, model_input, Volume(image)
         except ImageError as exc:
@@ -272,7 +299,8 @@ class Service:
             blob = self.cache.held(key)
             if blob is None:
                 timings = job.timings
-                label_map = await self.inference.run_volume(image, model_input, lambda n: job.update(done=n), timings)
+                inference = self.models.by_key(key)
+                label_map = await inference.run_volume(image, model_input, lambda n: job.update(done=n), timings)
                 start = time.perf_counter()
                 blob = label_map.to_bytes()
                 await self.cache.publish(key, blob)
@@ -312,20 +340,20 @@ class Service:
                 self._describe_input(job, *restored)
                 job.update(status="done", done=job.total)
             return job
-        if key.model == self.inference.model_key and await self.cache.lookup(key) is not None:
+        if self.models.serves(key) and await self.cache.lookup(key) is not None:
             return Job(key, status="done")  # the input is gone: the result can be answered, not viewed
         return self._job(job_id)
 
     async def _restore(self, key: ResultKey) -> tuple[Image, ModelInput, Volume] | None:
         """A done job's volume with its labels, from the cluster's result and input (the input read again in the
         pool, within the limits), kept for viewing; None when either is gone."""
-        if key.model != self.inference.model_key:
+        if not self.models.serves(key):
             return None
         blob = await self.cache.lookup(key)
         data = await self.cache.input(key.digest) if blob is not None else None
         if blob is None or data is None:
             return None
-        image, model_input, volume = await self.pool.run(self._read, data, key.spacing)
+        image, model_input, volume = await self.pool.run(self._read, self.models.by_key(key), data, key.spacing)
         volume.with_labels(LabelMap.from_bytes(blob).voxels())
         self.volumes.add(str(key), volume)
         return image, model_input, volume
@@ -365,13 +393,14 @@ class Service:
         memo_key, remembered = self._remembered(key, options)
         if remembered is not None:
             return remembered
-        blob = self.cache.held(key) or (await self.cache.lookup(key) if key.model == self.inference.model_key else None)
+        blob = self.cache.held(key) or (await self.cache.lookup(key) if self.models.serves(key) else None)
         if blob is None:
             self._job(job_id)  # unknown here: 404
             raise ServiceError(410, "result_gone", "the job's result is no longer held; submit the input again")
         source = await self.cache.input(key.digest) if options.format == "dicom-seg" else None
         label_map = LabelMap.from_bytes(blob)
-        encoded, content_type = await asyncio.to_thread(encode, label_map, options.format, _keep(options), source)
+        keep = options.keep_for(self.models.by_key(key))
+        encoded, content_type = await asyncio.to_thread(encode, label_map, options.format, keep, source)
         self.memo.add(memo_key, encoded)
         return Answer(encoded, content_type, options.format, False)
 
@@ -425,7 +454,7 @@ class Service:
 
     async def spectra(self, data: bytes) -> dict[str, str]:
         """Log-magnitude and phase spectra of the input's middle plane on the model's grid, as PNG data URLs."""
-        _, model_input = await self.pool.run(self.inference.prepare, data, None)
+        _, model_input = await self.pool.run(self.models.default.prepare, data, None)
         plane = model_input.planes[len(model_input.planes) // 2]
         magnitude, phase = await self.pool.run(spectra_png, plane)
         url = "data:image/png;base64,"
@@ -440,7 +469,7 @@ class Service:
         return {
             "models": [
                 {
-                    **self.model.describe(),
+                    **model,
                     "outputs": list(OUTPUT_FORMATS),
                     "windows": {name: {"level": lw[0], "width": lw[1]} for name, lw in WINDOWS.items()},
                     "pool": {"workers": self.pool.workers, "queue": self.pool.queue},
@@ -455,14 +484,16 @@ class Service:
                         "job_bytes": self.job_bytes,
                     },
                 }
+                for model in self.models.describe()
             ]
         }
 
     def health(self) -> dict[str, Any]:
         return {
             "status": "ok",
-            "model": self.model.info.sha256,
-            "provider": self.model.provider,
+            "model": self.models.default.model.info.sha256,
+            "models": self.models.names,
+            "provider": self.models.default.model.provider,
             "pool": {"running": self.pool.running, "waiting": self.pool.waiting, "workers": self.pool.workers},
             "jobs": self.jobs.running,
             "peers": self.cache.peers(),
@@ -488,20 +519,29 @@ class ServiceCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         service, c = self.service, self.service.counters
+        inferences = [inference for _, inference in service.models]
         for name, help, value in [
             (
                 "inferences",
-                "Label maps computed by this node's model (misses it owned, and jobs).",
-                service.inference.computed,
+                "Label maps computed by this node's models (misses they owned, and jobs).",
+                sum(i.computed for i in inferences),
             ),
-            ("model_runs", "Model runs (batches).", service.model.runs),
-            ("model_slices", "Slices through the model.", service.model.slices),
-            ("model_seconds", "Seconds in the model.", service.model.run_seconds),
+            ("model_runs", "Model runs (batches), all models.", sum(i.model.runs for i in inferences)),
+            ("model_slices", "Slices through the models.", sum(i.model.slices for i in inferences)),
+            ("model_seconds", "Seconds in the models.", sum(i.model.run_seconds for i in inferences)),
             ("memo_hits", "Answers from this node's memo of encoded answers.", c.memo_hits),
             ("pool_rejected", "Requests the inference pool refused (full).", service.pool.rejected),
             ("pool_completed", "Jobs the inference pool finished.", service.pool.completed),
         ]:
             yield CounterMetricFamily(f"segserve_{name}", help, value=value)
+        info = GaugeMetricFamily(
+            "segserve_model_info", "The models served (1 each).", labels=["name", "sha256", "precision", "default"]
+        )
+        for name, inference in service.models:
+            model = inference.model
+            default = str(inference is service.models.default).lower()
+            info.add_metric([name, model.info.sha256, model.precision, default], 1)
+        yield info
         yield GaugeMetricFamily("segserve_pool_running", "Jobs running in the pool.", value=service.pool.running)
         yield GaugeMetricFamily("segserve_pool_waiting", "Jobs waiting for the pool.", value=service.pool.waiting)
         requests = CounterMetricFamily(

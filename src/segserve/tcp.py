@@ -87,6 +87,7 @@ has a few fields, and its largest, the base64 image, holds no comma. Counting th
 MAX_CLASSES_TEXT = 4096
 """Characters of ``classes`` given as comma-separated text: every class name of a model, with room to spare."""
 MAX_FORMAT_CHARS = 16
+MAX_MODEL_CHARS = 128
 OFF_LOOP_BYTES = 1 << 20
 """Payloads and images larger than this are parsed or decoded in a worker thread rather than on the event loop."""
 LINGER = 1.0
@@ -369,7 +370,7 @@ class TCPServer:
             answer = await self.service.segment(await self._input(request), self._options(request))
             return self._encoded(answer)
         if op == "submit":
-            return compact(await self.service.submit(await self._input(request), self._options(request).spacing))
+            return compact(await self.service.submit(await self._input(request), self._options(request)))
         if op in ("job", "cancel", "result"):
             job_id = request.get("job")
             if not isinstance(job_id, str) or not job_id or len(job_id) > 200:
@@ -418,14 +419,19 @@ class TCPServer:
         fmt = request.get("format", "json")
         if not isinstance(fmt, str) or len(fmt) > MAX_FORMAT_CHARS:
             raise ServiceError(400, "unknown_format", f"'format' must be one of {', '.join(OUTPUT_FORMATS)}")
-        classes = self._classes(request.get("classes"))
+        model = request.get("model")
+        if model is not None and (not isinstance(model, str) or len(model) > MAX_MODEL_CHARS):
+            raise ServiceError(
+                400, "unknown_model", f"'model' must be a model's name (at most {MAX_MODEL_CHARS} chars)"
+            )
+        classes = self._classes(request.get("classes"), model)
         spacing = checked_spacing(request.get("spacing"))
-        return self.service.options(format=fmt, classes=classes, spacing=spacing)
+        return self.service.options(format=fmt, classes=classes, spacing=spacing, model=model)
 
-    def _classes(self, value: object) -> str | list[str] | None:
+    def _classes(self, value: object, model: str | None) -> str | list[str] | None:
         """``classes`` checked on bounded input before the service reads it: a list at most as long as the model's
         classes, or a short text; an unknown name is quoted clipped, never the whole list."""
-        known = self.service.classes
+        known = self.service.classes(model)
         if value is None:
             return None
         if isinstance(value, str):

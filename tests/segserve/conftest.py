@@ -63,7 +63,7 @@ class Node(ReadyProcess):
     def start(self) -> Node:
         command = [
             sys.executable, "-m", "segserve",
-            "--model", self.model,
+            *(["--model", self.model] if self.model else []),  # "": the bundled model in --precision
             "--port", str(self.port),
             "--peer-port", str(self.peer_port),
             "--tcp-port", "0",
