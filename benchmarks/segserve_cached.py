@@ -22,6 +22,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import httpx
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,9 +59,23 @@ def model_path(tmp: Path) -> Path:
     return path
 
 
-def to_ms(text: str) -> float:
-    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
-    return float(value) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[unit]
+UNITS_MS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}
+
+
+def to_ms(text: str, output: str) -> float:
+    """wrk's latency text (``812.00us``, ``1.23ms``, ``2.00s``, ``1.02m``) in ms; anything else (``-nan``, or a
+    unit wrk did not print before) stops the benchmark with wrk's whole output, never a traceback."""
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)(us|ms|s|m|h)", text)
+    if match is None:
+        raise SystemExit(f"wrk printed a latency that is not a number ({text!r}); its output:\n{output}")
+    return float(match.group(1)) * UNITS_MS[match.group(2)]
+
+
+def field(pattern: str, output: str) -> str:
+    match = re.search(pattern, output)
+    if match is None:
+        raise SystemExit(f"wrk's output lacks {pattern!r} (did any request complete?):\n{output}")
+    return match.group(1)
 
 
 def run_wrk(url: str, body_file: Path, connections: int, duration: int) -> dict[str, float]:
@@ -78,10 +93,12 @@ def run_wrk(url: str, body_file: Path, connections: int, duration: int) -> dict[
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     if non2xx:
         raise SystemExit(f"wrk saw {non2xx.group(1)} error answers:\n{output}")
+    if int(field(r"(\d+) requests in", output)) == 0:
+        raise SystemExit(f"no request completed in {duration} s:\n{output}")
     return {
-        "p50_ms": to_ms(re.search(r"50%\s+(\S+)", output).group(1)),  # type: ignore[union-attr]
-        "p99_ms": to_ms(re.search(r"99%\s+(\S+)", output).group(1)),  # type: ignore[union-attr]
-        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),  # type: ignore[union-attr]
+        "p50_ms": to_ms(field(r"50%\s+(\S+)", output), output),
+        "p99_ms": to_ms(field(r"99%\s+(\S+)", output), output),
+        "rps": float(field(r"Requests/sec:\s+([\d.]+)", output)),
     }
 
 
@@ -101,7 +118,12 @@ def main() -> None:
         print(header(["gee-stack", "onnxruntime", "uvicorn", "uvloop", "httptools"]))
         print(f"model: {model.name}; body: 256x256 PNG, {body.stat().st_size} bytes; answer: PNG label map")
         with node(model, cpus=str(SERVER_CPU)) as url:
-            run_wrk(url, body, 4, 1)  # warm-up: the first request computes and memoizes the answer
+            # Warm-up: one request computes and memoizes the answer (on a cold machine it can take seconds, which a
+            # one-second wrk run would end with no request done), then wrk warms the connections.
+            warm = httpx.post(f"{url}/v1/segment?format=png", content=body.read_bytes(), timeout=120)
+            if warm.status_code != 200:
+                raise SystemExit(f"the warm-up request answered {warm.status_code}: {warm.text[:500]}")
+            run_wrk(url, body, 4, 1)
             print("| connections | p50 (ms) | p99 (ms) | requests/s |")
             print("|---:|---:|---:|---:|")
             for connections in (int(c) for c in args.connections.split(",")):
