@@ -9,6 +9,7 @@ fails it is deleted, not left behind.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -21,6 +22,7 @@ import onnx
 import torch
 
 from freqseg.checkpoint import load_checkpoint, model_spec, model_stride
+from freqseg.config import TrainConfig
 from freqseg.models.gfunet import GFUNet
 from medimage import INPUT_NAME, OUTPUT_NAME, PREFIX, ModelSpec
 
@@ -41,10 +43,25 @@ def export_onnx(
 ) -> dict[str, Any]:
     """Write ``out`` (one file, dynamic batch/height/width) and return its metadata and parity figures. The file's
     post-processing is the checkpoint's, or ``postprocess`` if given."""
-    out = Path(out)
     model, config, classes = load_checkpoint(checkpoint, torch.device("cpu"))
     if postprocess is not None:
         config = replace(config, postprocess=postprocess)
+    return export_model(model, config, classes, out, Path(checkpoint).name, opset, tolerance, parity_shapes)
+
+
+def export_model(
+    model: torch.nn.Module,
+    config: TrainConfig,
+    classes: list[str],
+    out: str | Path,
+    source: str,
+    opset: int = 18,
+    tolerance: float = 1e-4,
+    parity_shapes: Sequence[tuple[int, int, int]] = PARITY_SHAPES,
+) -> dict[str, Any]:
+    """``export_onnx`` for a model in memory (in eval mode) that ``config`` describes; ``source`` names it in the
+    metadata."""
+    out = Path(out)
     stride = model_stride(model)
     architecture = f"{config.model} ({config.size})" if config.model != "unet" else "MONAI UNet"
     if isinstance(model, GFUNet):
@@ -66,9 +83,7 @@ def export_onnx(
     )
     assert program is not None
     proto = program.model_proto
-    spec = replace(
-        model_spec(model, config, classes), architecture=architecture, extra=(("source", Path(checkpoint).name),)
-    )
+    spec = replace(model_spec(model, config, classes), architecture=architecture, extra=(("source", source),))
     onnx.helper.set_model_props(proto, spec.to_metadata())  # the hash covers the graph and its contract
     spec = replace(spec, sha256=hashlib.sha256(proto.SerializeToString()).hexdigest())
     onnx.helper.set_model_props(proto, spec.to_metadata())
@@ -131,11 +146,30 @@ def read_props(model: onnx.ModelProto) -> dict[str, str]:
     return {p.key[len(PREFIX) :]: p.value for p in model.metadata_props if p.key.startswith(PREFIX)}
 
 
-def activation_products(model: onnx.ModelProto) -> list[str]:
-    """MatMul nodes with no weight among their inputs: the global filter's DFT, whose two operands both change
-    with the input. Eight bits on both sides of a 64-point DFT cost too much accuracy; those stay in float."""
+def float_nodes(model: onnx.ModelProto) -> list[str]:
+    """The nodes INT8 leaves in float: every node of a token mixer (the global filter's DFT and complex product,
+    whose module scope the exporter records on each node), and, for files without those scopes, every MatMul with
+    no weight among its inputs (the DFT's); then every other node but a convolution whose outputs only those read
+    (the norm in front of a filter), which would otherwise be quantized for nothing: its output is dequantized
+    again at once. Eight bits on both sides of a 64-point DFT cost too much accuracy, and quantizing only the DFT's
+    MatMuls still put Quantize/DequantizeLinear on the products and sums between them, which ONNX Runtime then
+    fused into integer matrix products anyway (MatMulIntegerToFloat)."""
     weights = {tensor.name for tensor in model.graph.initializer}
-    return [n.name for n in model.graph.node if n.op_type == "MatMul" and not weights & set(n.input)]
+    names = set()
+    for node in model.graph.node:
+        scopes = next((p.value for p in node.metadata_props if p.key == "pkg.torch.onnx.name_scopes"), "[]")
+        in_mixer = any(scope.rsplit(".", 1)[-1] == "mixer" for scope in ast.literal_eval(scopes))
+        if in_mixer or (node.op_type == "MatMul" and not weights & set(node.input)):
+            names.add(node.name)
+    readers: dict[str, list[str]] = {}
+    for node in model.graph.node:
+        for tensor in node.input:
+            readers.setdefault(tensor, []).append(node.name)
+    for node in reversed(model.graph.node):  # topological order, reversed: a node's readers come first
+        read_by = [reader for tensor in node.output for reader in readers.get(tensor, [])]
+        if node.op_type not in ("Conv", "ConvTranspose") and read_by and names.issuperset(read_by):
+            names.add(node.name)
+    return sorted(names)
 
 
 def quantize_int8(
@@ -178,7 +212,7 @@ def quantize_int8(
             per_channel=per_channel,
             activation_type=QuantType.QUInt8,
             weight_type=QuantType.QInt8,
-            nodes_to_exclude=activation_products(onnx.load(str(prepared))),
+            nodes_to_exclude=float_nodes(onnx.load(str(fp32_path))),  # names the pre-processing keeps
             op_types_to_quantize=list(op_types) if op_types else None,  # None: every kind ONNX Runtime can
         )
     proto = onnx.load(str(out))

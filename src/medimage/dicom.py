@@ -41,6 +41,23 @@ GAP_TOLERANCE = 0.1  # a series whose slice gaps differ from their median by mor
 DEFAULT_IOP = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)  # axial, as a secondary capture without geometry is shown
 
 
+REFERENCE_UIDS = (
+    ("SOPClassUID", "SOP Class UID (0008,0016)"),
+    ("SOPInstanceUID", "SOP Instance UID (0008,0018)"),
+    ("SeriesInstanceUID", "Series Instance UID (0020,000E)"),
+)
+"""What another object (a DICOM SEG) references an image by (PS3.3 C.12.1, C.7.3.1)."""
+
+
+def missing_reference(datasets: Sequence[Any]) -> str | None:
+    """The first of ``REFERENCE_UIDS`` that one of ``datasets`` lacks or leaves empty (its name and tag), or None
+    when all are there. Anonymisers that blank UIDs leave files that no SEG can point at."""
+    for keyword, name in REFERENCE_UIDS:
+        if any(not str(ds.get(keyword, "") or "") for ds in datasets):
+            return name
+    return None
+
+
 def is_dicom(head: bytes) -> bool:
     """A DICOM Part 10 file: a 128-byte preamble, then ``DICM`` (PS3.10 7.1)."""
     return len(head) >= 132 and head[128:132] == b"DICM"
@@ -91,6 +108,7 @@ def read_dicom(files: Sequence[tuple[str, bytes]], limits: Limits) -> Image:
             "transfer_syntax": getattr(syntax, "name", str(syntax)),
             "geometry": geometry,
             "sop_class": str(getattr(first.get("SOPClassUID", ""), "name", "")),
+            "references": missing_reference(list({id(f.dataset): f.dataset for f in frames_}.values())) is None,
         },
     )
 

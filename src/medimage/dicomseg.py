@@ -47,7 +47,7 @@ import numpy as np
 import numpy.typing as npt
 
 from medimage.anatomy import Concept, anatomy
-from medimage.dicom import slice_sources
+from medimage.dicom import missing_reference, slice_sources
 from medimage.errors import UnusableImage
 from medimage.limits import Limits
 from medimage.read import sniff, zip_members
@@ -201,19 +201,15 @@ def _source_headers(sources: list[tuple[Any, int]]) -> list[Any]:
     from pydicom.uid import generate_uid
 
     datasets = list({id(ds): ds for ds, _ in sources}.values())
-    series = str(datasets[0].get("SeriesInstanceUID", "") or "")
-    if not series:
+    missing = missing_reference(datasets)
+    if missing is not None:
         raise UnusableImage(
-            "the DICOM input has no Series Instance UID (0020,000E), by which a DICOM SEG references it; "
+            f"the DICOM input has no {missing} (anonymised away?), by which a DICOM SEG references its source; "
             "ask for format=nifti"
         )
+    series = str(datasets[0].SeriesInstanceUID)
     orientation = datasets[0].get("ImageOrientationPatient")
     for ds in datasets:
-        if not str(ds.get("SOPInstanceUID", "") or ""):
-            raise UnusableImage(
-                "a DICOM file of the input has no SOP Instance UID (0008,0018), by which a DICOM SEG references it; "
-                "ask for format=nifti"
-            )
         if "PixelData" in ds:
             del ds.PixelData
         for keyword in TYPE_2:

@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from medimage.cpus import in_slabs
-from medimage.errors import UnreadableImage
+from medimage.errors import UnreadableImage, UnusableImage
 from medimage.geometry import Orientation, canonical, orientation
 from medimage.image import F32, Image
 from medimage.intensity import model_values
@@ -65,10 +65,16 @@ def to_model(image: Image, spec: ModelSpec, limits: Limits | None = None) -> Mod
     """``image`` as model planes; see the module. Pictures without a spacing are taken at the model's spacing.
 
     Raises:
-        UnusableImage (422): oblique, a lone non-axial plane, or another modality than the model's.
+        UnusableImage (422): oblique, a lone non-axial plane, another modality than the model's, a NIfTI without
+            an orientation (neither sform nor qform), or a plane shrunk to a few pixels (a wrong, tiny voxel size).
         ImageTooLarge (413): the model grid over ``limits`` (e.g. a wrong, huge voxel size).
     """
     limits = limits or Limits()
+    if image.detail.get("affine_source") == "pixdim":
+        raise UnusableImage(
+            "the NIfTI header declares no orientation (sform_code and qform_code are both 0), so the patient's left "
+            "and right are unknown; write the sform or qform (nibabel, 3D Slicer or fslorient) and send it again"
+        )
     turn = orientation(image)
     ras = turn.to_ras(image.array)  # a view
     x, y, z = ras.shape
@@ -78,7 +84,7 @@ def to_model(image: Image, spec: ModelSpec, limits: Limits | None = None) -> Mod
         sx, sy, _ = turn.ras_spacing(image.spacing)
         spacing = (sx, sy)
     grid = grid_size((x, y), spacing, spec.spacing)
-    limits.check_grid(grid, z, spacing)
+    limits.check_grid(grid, z, spacing, (x, y))
     model_values(image, spec.modality, spec.window, ras[:1, :1, :1])  # the modality check, before any work
     planes: F32 = np.empty((z, *grid), np.float32)
 

@@ -12,6 +12,10 @@ from dataclasses import dataclass
 
 from medimage.errors import ImageTooLarge
 
+MIN_GRID = 16
+MAX_SHRINK = 16
+"""A plane that resampling shrinks this many times, to under ``MIN_GRID`` pixels a side, had a wrong voxel size."""
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -57,8 +61,20 @@ class Limits:
         if count > self.max_files:
             raise ImageTooLarge(f"the series has {count} files, over the limit of {self.max_files}; send one series")
 
-    def check_grid(self, grid: tuple[int, int], slices: int, spacing: tuple[float, float]) -> None:
-        """The model's planes: ``grid`` = (X, Y) pixels each, ``slices`` of them, from input ``spacing`` mm."""
+    def check_grid(
+        self, grid: tuple[int, int], slices: int, spacing: tuple[float, float], plane: tuple[int, int] | None = None
+    ) -> None:
+        """The model's planes: ``grid`` = (X, Y) pixels each, ``slices`` of them, from input planes of ``plane``
+        pixels at ``spacing`` mm. A plane that resampling shrinks ``MAX_SHRINK`` times or more to under
+        ``MIN_GRID`` pixels a side is refused too (422: a wrong, tiny voxel size leaves nothing to segment)."""
+        if plane is not None and min(grid) < MIN_GRID and min(grid) * MAX_SHRINK <= min(plane):
+            from medimage.errors import UnusableImage
+
+            raise UnusableImage(
+                f"at the model's spacing one plane becomes {grid[0]}x{grid[1]} pixels (input spacing "
+                f"{spacing[0]:g} x {spacing[1]:g} mm): too small to segment; check the spacing (a CT slice is "
+                "typically 0.5-1 mm per pixel), or pass spacing= with the right one"
+            )
         if grid[0] * grid[1] > self.max_grid_pixels:
             raise ImageTooLarge(
                 f"at the model's spacing one plane becomes {grid[0]}x{grid[1]} pixels (input spacing "

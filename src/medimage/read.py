@@ -22,7 +22,7 @@ from medimage.limits import Limits
 from medimage.nifti import is_nifti, read_nifti
 from medimage.picture import picture_format, read_picture
 
-ZIP_MAGIC = b"PK\x03\x04"
+ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")  # a local file header; an empty zip's end of central directory
 
 
 def sniff(data: bytes) -> str:
@@ -34,7 +34,7 @@ def sniff(data: bytes) -> str:
         return "dicom"
     if data.startswith(GZIP_MAGIC) or is_nifti(data[:4]):
         return "nifti"  # gzip is accepted for NIfTI only; the header check confirms it
-    if data.startswith(ZIP_MAGIC):
+    if data.startswith(ZIP_MAGICS):
         return "zip"
     raise UnsupportedImage(
         f"the body is not a PNG, JPEG, DICOM (Part 10, with 'DICM' at byte 128), NIfTI (.nii or .nii.gz) file or a "
@@ -109,7 +109,18 @@ def zip_members(data: bytes, limits: Limits) -> list[tuple[str, bytes]]:
 def pack_series(files: Sequence[tuple[str, bytes]]) -> bytes:
     """Several uploaded files as one zip (stored, members in name order, fixed timestamps): the form a DICOM series
     travels and is cached in as one input, since the same files always give the same bytes. ``read_bytes`` reads
-    it back as a series."""
+    it back as a series.
+
+    Raises:
+        UnreadableImage (400): a file that is not DICOM (a series upload holds DICOM files only; a zip member that
+            is not DICOM, such as a README, is skipped when reading, but an uploaded file is never dropped unseen).
+    """
+    others = [name for name, data in files if not is_dicom(data)]
+    if others:
+        raise UnreadableImage(
+            f"{others[0]!r} is not a DICOM file (no 'DICM' at byte 128); several files are read as one DICOM "
+            "series: send other formats alone"
+        )
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
         for number, (name, data) in enumerate(sorted(files, key=lambda f: (f[0], f[1][:64]))):

@@ -23,7 +23,7 @@ from typing import Any
 
 import gee
 from medimage import WINDOWS
-from segserve.errors import ServiceError, bad_input
+from segserve.errors import ServiceError, bad_input, clip
 from segserve.service import Answer, Options, Service
 
 log = logging.getLogger("segserve.http")
@@ -88,7 +88,12 @@ async def read_input(c: gee.Context, service: Service) -> tuple[bytes, dict[str,
         return await c.body(), {}
     except gee.HTTPError as error:
         code = "body_too_large" if error.status == 413 else "bad_request"
-        raise ServiceError(error.status, code, f"{error.message}; send a smaller file") from error
+        advice = (
+            "zip the series (DICOM compresses 2-3x) or send a .nii.gz, or raise the node's --max-body-bytes"
+            if error.status == 413
+            else "send the request again, whole"
+        )
+        raise ServiceError(error.status, code, f"{error.message}; {advice}") from error
 
 
 def samples() -> list[dict[str, str]]:
@@ -127,7 +132,19 @@ def build_engine(
         allowed_hosts: the ``Host`` names answered (``gee.allowed_hosts``); default loopback names only.
     """
     links = links if links is not None else []
-    engine = gee.Engine(redirect_trailing_slash=False, max_body_bytes=max_body_bytes)
+    engine = gee.Engine(redirect_trailing_slash=False, max_body_bytes=max_body_bytes, handle_method_not_allowed=True)
+
+    # Every error is JSON, routes that do not exist included.
+    @engine.no_route
+    async def not_found(c: gee.Context) -> None:
+        message = f"no route {c.method} {clip(c.path)}; the API's routes are GET /v1/models, POST /v1/segment, /v1/jobs"
+        c.json(404, {"error": {"code": "not_found", "message": message}})
+
+    @engine.no_method
+    async def not_allowed(c: gee.Context) -> None:
+        message = f"{c.method} is not allowed on {clip(c.path)}; the Allow header lists what is"
+        c.json(405, {"error": {"code": "method_not_allowed", "message": message}})
+
     engine.use(gee.allowed_hosts(allowed_hosts or gee.LOOPBACK_HOSTS), gee.secure_headers())
     counters = service.counters
 
@@ -233,10 +250,9 @@ def build_engine(
     @engine.get("/v1/jobs/:id/image/:plane/:index")
     async def image(c: gee.Context) -> None:
         async def call() -> None:
-            window = WINDOWS.get(c.query("window") or "", (None, None))
-            level = c.query("level") or window[0]
-            width = c.query("width") or window[1]
-            png = await service.image(c.param("id"), c.param("plane"), c.param("index"), level, width)
+            png = await service.image(
+                c.param("id"), c.param("plane"), c.param("index"), c.query("window"), c.query("level"), c.query("width")
+            )
             c.header("cache-control", "private, max-age=3600")
             c.data(200, "image/png", png)
 

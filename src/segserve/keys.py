@@ -39,13 +39,16 @@ class ResultKey:
         """The key a text names; a text that is not one answers 404 ``unknown_job`` (it names nothing here)."""
         match = _PATTERN.fullmatch(text)
         if match is None:
-            raise ServiceError(
-                404,
-                "unknown_job",
-                f"{clip(repr(text))} is not a job id; ids are the 'id' field of POST /v1/jobs's answer",
-            )
+            raise not_a_job(text)
         model, spacing, digest = match.groups()
         if spacing == "file":
             return cls(model, None, digest)
         x, y = spacing.split("x")
         return cls(model, (float(x), float(y)), digest)
+
+
+def not_a_job(text: str) -> ServiceError:
+    """404 ``unknown_job`` for a text that cannot be a job's id (quoted clipped)."""
+    return ServiceError(
+        404, "unknown_job", f"{clip(repr(text))} is not a job id: use the 'id' that submitting the input answered"
+    )

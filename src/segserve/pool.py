@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import math
+import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -59,6 +60,7 @@ class InferencePool:
         self.failed = 0
         self.busy_seconds = 0.0
         self._mean_seconds = 0.05  # running mean of a job's duration, for Retry-After
+        self._lock = threading.Lock()  # admitted and running change on the loop and on worker threads
 
     @property
     def waiting(self) -> int:
@@ -72,20 +74,26 @@ class InferencePool:
         """Run ``fn(*args)`` in a worker thread, or refuse at once when the pool is full.
 
         ``wait=True``: wait for a worker however full the queue is; for callers that bound their own number of
-        jobs (a volume's runs, one at a time per volume job), which must not fail half-way.
+        jobs (a volume's runs, one at a time per volume job), which must not fail half-way. A caller cancelled
+        while its job runs stops waiting at once; the job's slot is given back when the thread is done with it,
+        so the counts never include a job twice or lose one that still runs.
         """
         if not wait and self.admitted >= self.workers + self.queue:
             self.rejected += 1
             raise Overloaded(self.retry_after(), self.workers, self.queue)
-        self.admitted += 1
-        loop = asyncio.get_running_loop()
-        try:
-            return await loop.run_in_executor(self._executor, self._timed, fn, args)
-        finally:
+        with self._lock:
+            self.admitted += 1
+        future = self._executor.submit(self._timed, fn, args)
+        future.add_done_callback(self._release)  # on the worker thread, or at once if cancelled before it ran
+        return await asyncio.wrap_future(future)
+
+    def _release(self, _: Future[Any]) -> None:
+        with self._lock:
             self.admitted -= 1
 
     def _timed(self, fn: Callable[..., T], args: tuple[object, ...]) -> T:
-        self.running += 1  # only touched from worker threads and read by the loop: a stale read is harmless
+        with self._lock:
+            self.running += 1
         start = time.perf_counter()
         try:
             result = fn(*args)
@@ -94,7 +102,8 @@ class InferencePool:
             raise
         finally:
             elapsed = time.perf_counter() - start
-            self.running -= 1
+            with self._lock:
+                self.running -= 1
             self.busy_seconds += elapsed
             self._mean_seconds = 0.8 * self._mean_seconds + 0.2 * elapsed
         self.completed += 1

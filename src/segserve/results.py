@@ -139,7 +139,7 @@ class LabelMap:
                 "not_representable",
                 f"a PNG holds one slice, and this label map is a volume of shape {list(labels.shape)}; "
                 "ask for format=nifti or format=json",
-                valid=list(OUTPUT_FORMATS),
+                valid=self.formats(),
             )
         if self.layout == "xy":
             labels = labels.T  # a 2-D NIfTI array is [x, y]; a picture is [rows = y, cols = x]
@@ -161,6 +161,11 @@ class LabelMap:
             affine = np.diag([*diag, 1.0])
         return write_nifti(labels, affine, f"segserve labels; model {self.model[:16]}")
 
+    def formats(self) -> list[str]:
+        """The answers this label map can take: PNG for one slice, DICOM SEG for a DICOM input."""
+        one_slice = self.labels.ndim == 2 or 1 in self.labels.shape
+        return [f for f in OUTPUT_FORMATS if (f != "png" or one_slice) and (f != "dicom-seg" or self.kind == "dicom")]
+
     def to_seg(self, source: bytes, keep: list[int] | None = None) -> bytes:
         """A DICOM Segmentation object referencing the input series ``source`` (its bytes as uploaded)."""
         if self.kind != "dicom":
@@ -168,7 +173,7 @@ class LabelMap:
                 406,
                 "not_representable",
                 f"a DICOM SEG references a DICOM series, and this input is {self.kind}; ask for format=nifti",
-                valid=[f for f in OUTPUT_FORMATS if f != "dicom-seg"],
+                valid=self.formats(),
             )
         labels = self.select(keep)
         labels = labels[None] if labels.ndim == 2 else labels  # [slices, rows, cols]
@@ -212,7 +217,7 @@ class LabelMap:
             "model": self.model,
             "input": self.kind,
             "shape": list(self.labels.shape),
-            "axes": self.layout,
+            "axes": "zyx" if self.layout == "yx" and self.labels.ndim == 3 else self.layout,
             "spacing_mm": self.spacing,
             "spacing_source": self.spacing_source,
             "present": [self.classes[i] for i in wanted if runs_by_class.get(i)],

@@ -48,9 +48,9 @@ from medimage import (
     sniff,
 )
 from segserve.cache import Cache
-from segserve.errors import ServiceError, bad_input, image_error
+from segserve.errors import ServiceError, bad_input, clip, image_error
 from segserve.inference import Inference
-from segserve.jobs import TERMINAL, Job, Jobs
+from segserve.jobs import TERMINAL, Job, Jobs, Run, key_of
 from segserve.keys import ResultKey
 from segserve.models import Models
 from segserve.results import OUTPUT_FORMATS, LabelMap, encode, pick_classes, pick_format
@@ -131,6 +131,10 @@ def parse_spacing(value: Any) -> tuple[float, float] | None:
     return parts[0], parts[1]
 
 
+MAX_WINDOW_HU = 1e5
+"""Window levels and half-widths beyond this are no CT window (HU run from -1024 to about 30,000 for metal)."""
+
+
 def data_url(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode()
 
@@ -164,7 +168,7 @@ class Service:
         self.memo: LRUCache[bytes] = LRUCache(max_bytes=memo_bytes)
         self.volumes: LRUCache[Volume] = LRUCache(max_bytes=view_bytes)
         self.job_bytes = job_bytes
-        self.jobs = jobs or Jobs()
+        self.jobs = jobs if jobs is not None else Jobs()  # an empty Jobs is falsy (it has a length)
         self.counters = Counters()
 
     # ------------------------------------------------------------- options
@@ -206,9 +210,9 @@ class Service:
         zip in name order (``medimage.pack_series``), so the same files are always the same input."""
         try:
             self.limits.check_files(len(files))
+            return pack_series(files)
         except ImageError as exc:
             raise image_error(exc) from exc
-        return pack_series(files)
 
     @staticmethod
     def key(data: bytes, options: Options) -> ResultKey:
@@ -248,35 +252,46 @@ class Service:
     # ------------------------------------------------------------- jobs: volumes with progress
 
     async def submit(self, data: bytes, options: Options) -> dict[str, Any]:
-        """Start a job for ``data`` (or find the one running or done for the same input); its description.
+        """A new job for ``data``: on the run already computing (or done) for the same input and options, or on a
+        new run; its description.
 
         The input is read and checked first (in the pool, within the limits), so that every bad input is answered
         4xx here rather than by a job that fails later, and the job's planes can be viewed at once; the model runs
-        in the job."""
+        in the run. A node already running ``max_running`` volumes refuses before reading anything."""
         try:
             sniff(data)
         except ImageError as exc:
             raise image_error(exc) from exc
         key = self.key(data, options)
-        job = self.jobs.get(str(key))
-        if job is not None and job.status not in ("failed", "cancelled"):
-            return job.describe()
-        start = time.perf_counter()
-        image, model_input, volume = await self.pool.run(self._read, options.inference, data, options.spacing)
-        read_ms = (time.perf_counter() - start) * 1000
-        job, new = self.jobs.admit(key)
-        if new:
-            job.timings["read_ms"] = read_ms
-            self.volumes.add(job.id, volume)
-            self._describe_input(job, image, model_input, volume)
-            job.task = asyncio.ensure_future(self._run(job, data, image, model_input, volume))
+        if self.jobs.run_of(key) is None:
+            self.jobs.check_capacity()
+            start = time.perf_counter()
+            image, model_input, volume = await self.pool.run(self._read, options.inference, data, options.spacing)
+            read_ms = (time.perf_counter() - start) * 1000
+            job, new = self.jobs.admit(key)
+            if new:
+                run = job.run
+                run.timings["read_ms"] = read_ms
+                self.volumes.add(str(key), volume)
+                self._describe_input(run, image, model_input, volume)
+                run.task = asyncio.ensure_future(self._run(run, data, image, model_input, volume))
+        else:
+            job, _ = self.jobs.admit(key)
         return job.describe()
 
     @staticmethod
-    def _describe_input(job: Job, image: Image, model_input: ModelInput, volume: Volume) -> None:
-        job.update(
+    def _describe_input(run: Run, image: Image, model_input: ModelInput, volume: Volume) -> None:
+        outputs = ["json", "nifti"] + (["png"] if image.shape[2] == 1 else [])
+        if image.detail.get("references"):  # a DICOM input whose UIDs a SEG can reference
+            outputs.append("dicom-seg")
+        run.update(
             total=len(model_input.planes),
-            input={"format": image.format, "intensity": image.intensity, "shape": list(image.shape)},
+            input={
+                "format": image.format,
+                "intensity": image.intensity,
+                "shape": list(image.shape),
+                "outputs": outputs,
+            },
             views={name: plane.as_dict() for name, plane in volume.planes.items()},
         )
 
@@ -290,66 +305,59 @@ class Service:
         except ImageError as exc:
             raise image_error(exc) from exc
 
-    async def _run(self, job: Job, data: bytes, image: Image, model_input: ModelInput, volume: Volume) -> None:
-        """A job's life after reading: publish the input, run the model with progress, publish the result."""
-        key = job.key
+    async def _run(self, run: Run, data: bytes, image: Image, model_input: ModelInput, volume: Volume) -> None:
+        """A run's life after reading: publish the input, run the model with progress, publish the result."""
+        key = run.key
         try:
-            job.update(status="running")
+            run.update(status="running")
             await self.cache.publish_input(key.digest, data)
             blob = self.cache.held(key)
             if blob is None:
-                timings = job.timings
                 inference = self.models.by_key(key)
-                label_map = await inference.run_volume(image, model_input, lambda n: job.update(done=n), timings)
+                label_map = await inference.run_volume(image, model_input, lambda n: run.update(done=n), run.timings)
                 start = time.perf_counter()
                 blob = label_map.to_bytes()
                 await self.cache.publish(key, blob)
-                timings["publish_ms"] = (time.perf_counter() - start) * 1000
+                run.timings["publish_ms"] = (time.perf_counter() - start) * 1000
             volume.with_labels(LabelMap.from_bytes(blob).voxels())
-            job.update(status="done", done=job.total)
+            run.update(status="done", done=run.total)
         except asyncio.CancelledError:
-            self.volumes.remove(job.id)
-            job.update(status="cancelled")
+            self.volumes.remove(str(key))
+            run.update(status="cancelled")
         except ServiceError as error:
-            self.volumes.remove(job.id)
-            job.update(status="failed", error={"status": error.status, **error.as_dict()})
-        except Exception as exc:  # a defect: the job says so, the node goes on
-            log.exception("job %s failed", job.id[:28])
-            self.volumes.remove(job.id)
-            job.update(status="failed", error={"status": 500, "code": "internal", "message": type(exc).__name__})
-
-    def _job(self, job_id: str) -> Job:
-        job = self.jobs.get(job_id)
-        if job is None:
-            ResultKey.parse(job_id)  # a text that is no id at all says so
-            raise ServiceError(
-                404, "unknown_job", f"no job {job_id[:28]}... on this node; it may have expired: submit the input again"
-            )
-        return job
+            self.volumes.remove(str(key))
+            run.update(status="failed", error={"status": error.status, **error.as_dict()})
+        except Exception as exc:  # a defect: the run says so, the node goes on
+            log.exception("job %s failed", str(key)[:28])
+            self.volumes.remove(str(key))
+            run.update(status="failed", error={"status": 500, "code": "internal", "message": type(exc).__name__})
 
     async def _found(self, job_id: str) -> Job:
-        """This node's job, or one done on another node, made local here (``_restore``)."""
+        """This node's job, or one done on another node, made local here (``_restore``); 404 otherwise."""
         job = self.jobs.get(job_id)
         if job is not None:
             return job
-        key = ResultKey.parse(job_id)
-        restored = await self._restore(key)
+        key = key_of(job_id)
+        blob = await self.cache.lookup(key) if self.models.serves(key) else None
+        restored = await self._restore(key, blob) if blob is not None else None
         if restored is not None:
-            job, new = self.jobs.admit(key, running=False)
+            job, new = self.jobs.admit(key, adopt=job_id)
             if new:
-                self._describe_input(job, *restored)
-                job.update(status="done", done=job.total)
+                self._describe_input(job.run, *restored)
+                job.run.update(status="done", done=job.run.total)
             return job
-        if self.models.serves(key) and await self.cache.lookup(key) is not None:
-            return Job(key, status="done")  # the input is gone: the result can be answered, not viewed
-        return self._job(job_id)
+        if blob is not None:
+            return Job(job_id, Run(key, status="done"))  # the input is gone: the result can be answered, not viewed
+        raise ServiceError(
+            404, "unknown_job", f"no job {job_id[:28]}... here or in the cluster; it may have expired: submit again"
+        )
 
-    async def _restore(self, key: ResultKey) -> tuple[Image, ModelInput, Volume] | None:
-        """A done job's volume with its labels, from the cluster's result and input (the input read again in the
-        pool, within the limits), kept for viewing; None when either is gone."""
+    async def _restore(self, key: ResultKey, blob: bytes | None = None) -> tuple[Image, ModelInput, Volume] | None:
+        """A done run's volume with its labels, from the cluster's result (``blob`` when already fetched) and input
+        (read again in the pool, within the limits), kept for viewing; None when either is gone."""
         if not self.models.serves(key):
             return None
-        blob = await self.cache.lookup(key)
+        blob = blob or await self.cache.lookup(key)
         data = await self.cache.input(key.digest) if blob is not None else None
         if blob is None or data is None:
             return None
@@ -364,38 +372,43 @@ class Service:
 
     async def follow(self, job_id: str) -> AsyncIterator[dict[str, Any] | None]:
         """The job's state now and after each change until it ends (None: nothing changed for a while)."""
-        job = self._job(job_id)
+        job = await self._found(job_id)
         async for state in job.changes():
             yield state
 
     def cancel(self, job_id: str) -> dict[str, Any]:
-        """Stop a job (within one run of slices) and drop what it holds; a finished job is only forgotten."""
-        job = self._job(job_id)
-        if job.task is not None and not job.task.done():
-            job.task.cancel()
-        self.volumes.remove(job.id)
-        if job.status not in TERMINAL or job.status == "done":
-            job.update(status="cancelled")
-        return {**job.describe(), "status": "cancelled"}
+        """Cancel a job: its run stops (within one run of slices) and its volume is dropped when no other job wants
+        it. A job already finished answers 409: there is nothing left to stop, and its result stays."""
+        job = self.jobs.get(job_id)
+        if job is None:
+            key_of(job_id)  # a malformed id says so
+            raise ServiceError(404, "unknown_job", f"no job {job_id[:28]}... on this node; it may have expired")
+        if job.status in TERMINAL:
+            raise ServiceError(409, "job_finished", f"job {job_id[:28]}... is already {job.status}: nothing to cancel")
+        if self.jobs.cancel(job):
+            self.volumes.remove(str(job.key))
+        return job.describe()
 
     async def result(self, job_id: str, options: Options) -> Answer:
-        """A job's label map in ``options.format``: 409 until done, 410 once cancelled, the job's error if failed."""
-        job = self.jobs.get(job_id)
-        key = ResultKey.parse(job_id)
-        if job is not None and job.status != "done":
+        """A job's label map in ``options.format``: 409 until done, 410 once cancelled, the run's error if failed."""
+        job = await self._found(job_id)
+        key = job.key
+        if job.status != "done":
             if job.status == "cancelled":
                 raise ServiceError(410, "job_cancelled", f"job {job_id[:28]}... was cancelled; submit the input again")
-            if job.status == "failed" and job.error is not None:
-                raise ServiceError(job.error["status"], job.error["code"], job.error["message"])
+            error = job.run.error
+            if job.status == "failed" and error is not None:
+                raise ServiceError(error["status"], error["code"], error["message"])
             raise ServiceError(
-                409, "not_ready", f"job {job_id[:28]}... is {job.status} ({job.done}/{job.total} slices); wait for done"
+                409,
+                "not_ready",
+                f"job {job_id[:28]}... is {job.status} ({job.run.done}/{job.run.total}); wait for done",
             )
         memo_key, remembered = self._remembered(key, options)
         if remembered is not None:
             return remembered
-        blob = self.cache.held(key) or (await self.cache.lookup(key) if self.models.serves(key) else None)
+        blob = self.cache.held(key) or await self.cache.lookup(key)
         if blob is None:
-            self._job(job_id)  # unknown here: 404
             raise ServiceError(410, "result_gone", "the job's result is no longer held; submit the input again")
         source = await self.cache.input(key.digest) if options.format == "dicom-seg" else None
         label_map = LabelMap.from_bytes(blob)
@@ -407,18 +420,16 @@ class Service:
     # ------------------------------------------------------------- the viewer's planes
 
     async def _volume(self, job_id: str, labels: bool) -> Volume:
-        volume = self.volumes.get(job_id)
-        if volume is None and (await self._found(job_id)).status == "done":
-            volume = self.volumes.get(job_id)  # _found restores a job done elsewhere
-            if volume is None:  # this node's own job, its volume evicted since
-                restored = await self._restore(ResultKey.parse(job_id))
-                volume = restored[2] if restored else None
-        if volume is None:
+        job = await self._found(job_id)
+        volume = self.volumes.get(str(job.key))
+        if volume is None and job.status == "done":  # evicted since: read again from the cluster
+            restored = await self._restore(job.key)
+            volume = restored[2] if restored else None
+        if volume is None or job.status == "cancelled":
             raise ServiceError(
                 410, "image_gone", "this node no longer holds the job's image for viewing; submit the input again"
             )
         if labels and volume.labels is None:
-            job = self._job(job_id)
             raise ServiceError(409, "not_ready", f"job {job_id[:28]}... is {job.status}; its labels come when done")
         return volume
 
@@ -431,19 +442,24 @@ class Service:
             raise ServiceError(404, "unknown_slice", f"{plane} slice {index[:20]!r} is outside 0..{count - 1}")
         return int(index)
 
-    async def image(self, job_id: str, plane: str, index: str, level: Any = None, width: Any = None) -> bytes:
-        """A plane of the job's image as an 8-bit grey PNG, windowed at ``level``/``width`` HU (default: the first
-        of ``medimage.WINDOWS``); pictures come as they are."""
+    async def image(
+        self, job_id: str, plane: str, index: str, window: str | None = None, level: Any = None, width: Any = None
+    ) -> bytes:
+        """A plane of the job's image as an 8-bit grey PNG, windowed by a preset (``medimage.WINDOWS``; default the
+        first) or at ``level``/``width`` HU, which override it; pictures come as they are."""
+        if window and window not in WINDOWS:
+            raise bad_input(f"window {clip(repr(window))} is not one of {', '.join(WINDOWS)}", valid=list(WINDOWS))
         volume = await self._volume(job_id, labels=False)
         at = self._index(volume, plane, index)
-        default_level, default_width = next(iter(WINDOWS.values()))
+        preset_level, preset_width = WINDOWS[window or next(iter(WINDOWS))]
         try:
-            bounds = level_width(
-                float(default_level if level in (None, "") else level),
-                float(default_width if width in (None, "") else width),
-            )
+            level_hu = float(preset_level if level in (None, "") else level)
+            width_hu = float(preset_width if width in (None, "") else width)
+            if abs(level_hu) > MAX_WINDOW_HU or width_hu > 2 * MAX_WINDOW_HU:
+                raise ValueError(f"level and width must lie within +-{MAX_WINDOW_HU:g} HU")
+            bounds = level_width(level_hu, width_hu)
         except ValueError as exc:
-            raise bad_input(f"window level {str(level)[:20]!r} / width {str(width)[:20]!r}: {exc}") from exc
+            raise bad_input(f"window level {clip(str(level))} / width {clip(str(width))}: {exc}") from exc
         return await asyncio.to_thread(lambda: encode_png(volume.picture(plane, at, bounds)))
 
     async def labels(self, job_id: str, plane: str, index: str) -> bytes:

@@ -78,7 +78,7 @@ from segserve.service import Answer, Options, Service
 log = logging.getLogger("segserve.tcp")
 HEADER = struct.Struct(">I")
 
-OPS = ("segment", "submit", "job", "cancel", "result", "models", "health")
+OPS = ("segment", "submit", "job", "cancel", "result", "models", "health", "auth")
 
 MAX_COMMAS = 1 << 14
 """Commas a frame may hold. Every JSON value past the first in an array or object needs one, so this bounds the
@@ -88,6 +88,7 @@ MAX_CLASSES_TEXT = 4096
 """Characters of ``classes`` given as comma-separated text: every class name of a model, with room to spare."""
 MAX_FORMAT_CHARS = 16
 MAX_MODEL_CHARS = 128
+MAX_JOB_CHARS = 200
 OFF_LOOP_BYTES = 1 << 20
 """Payloads and images larger than this are parsed or decoded in a worker thread rather than on the event loop."""
 LINGER = 1.0
@@ -373,8 +374,10 @@ class TCPServer:
             return compact(await self.service.submit(await self._input(request), self._options(request)))
         if op in ("job", "cancel", "result"):
             job_id = request.get("job")
-            if not isinstance(job_id, str) or not job_id or len(job_id) > 200:
+            if not isinstance(job_id, str) or not job_id:
                 raise ServiceError(400, "bad_request", f"{op} needs 'job': the id that 'submit' answered")
+            if len(job_id) > MAX_JOB_CHARS:
+                raise ServiceError(404, "unknown_job", f"'job' is {len(job_id)} characters; a job id has at most 120")
             if op == "job":
                 return compact(await self.service.job(job_id))
             if op == "cancel":
@@ -395,7 +398,9 @@ class TCPServer:
         """``image`` (one file in base64) or ``files`` (a DICOM series' files, each in base64, packed as one zip
         as HTTP packs several file parts)."""
         image, files = request.get("image"), request.get("files")
-        if isinstance(files, list) and image is None:
+        if image is not None and files is not None:
+            raise ServiceError(400, "bad_request", "send 'image' (one file) or 'files' (a series), not both")
+        if isinstance(files, list):
             if not files or not all(isinstance(f, str) and f for f in files):
                 raise ServiceError(400, "bad_request", "'files' must list the series' files, each in base64")
             decoded = [await self._decode(f, f"files[{i}]") for i, f in enumerate(files)]

@@ -139,6 +139,16 @@ def slow_standin(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
 
 
 @pytest.fixture(scope="session")
+def slower_standin(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
+    """The stand-in at about 80 ms per 256x256 slice on 2 cores: volumes that are still running when a test acts."""
+    import onnx
+
+    path = tmp_path_factory.mktemp("models") / "slower.onnx"
+    onnx.save(standin_model.build(slow=12, width=64), str(path))
+    return path
+
+
+@pytest.fixture(scope="session")
 def bundled() -> pathlib.Path:
     if not BUNDLED.is_file():
         pytest.skip(f"the bundled model {BUNDLED.relative_to(ROOT)} is not committed yet (freqseg export pending)")

@@ -20,7 +20,7 @@ from PIL import Image as PILImage
 
 from medimage import pack_series, read_bytes
 
-from tests.imagefiles import dicom_series, nifti_bytes
+from tests.imagefiles import dicom_series, nifti_bytes, png_bytes
 from tests.processes import free_port
 from tests.segserve.conftest import LIVER, Node, hu_for, tcp_call, tcp_read
 
@@ -76,7 +76,8 @@ def test_a_volume_job_reports_progress_and_answers_every_format(jobs_node: Node)
     assert posted.status_code == 202
     job = posted.json()
     assert posted.headers["location"] == job["urls"]["self"] == f"/v1/jobs/{job['id']}"
-    assert job["total"] == 6 and job["input"] == {"format": "nifti", "intensity": "raw", "shape": [64, 48, 6]}
+    assert job["total"] == 6
+    assert job["input"] == {"format": "nifti", "intensity": "raw", "shape": [64, 48, 6], "outputs": ["json", "nifti"]}
     assert job["views"]["axial"] == {"count": 6, "width": 64, "height": 48, "aspect": 1.0}
     assert job["views"]["coronal"]["aspect"] == pytest.approx(2.5 / 0.8)
 
@@ -108,7 +109,10 @@ def test_a_volume_job_reports_progress_and_answers_every_format(jobs_node: Node)
     assert seg.status_code == 406 and "nifti" in seg.json()["error"]["message"]
 
     again = httpx.post(f"{jobs_node.url}/v1/jobs", content=body, timeout=30).json()
-    assert again["id"] == job["id"] and again["status"] == "done"  # the same input is the same job
+    assert again["id"] != job["id"] and again["status"] == "done"  # a job of its own, on the run already done
+    assert again["id"].split("~")[0] == job["id"].split("~")[0]  # the same result key
+    finished = httpx.delete(f"{jobs_node.url}{job['urls']['self']}", timeout=10)
+    assert finished.status_code == 409 and finished.json()["error"]["code"] == "job_finished"
 
 
 def test_the_viewer_planes_are_radiological_and_windowed(jobs_node: Node) -> None:
@@ -141,14 +145,21 @@ def test_the_viewer_planes_are_radiological_and_windowed(jobs_node: Node) -> Non
     ]:
         response = httpx.get(base + path, timeout=10)
         assert response.status_code == 404 and response.json()["error"]["code"] == code
-    assert httpx.get(base + "/image/axial/0", params={"width": "0"}, timeout=10).status_code == 400
+    for params in [{"width": "0"}, {"width": "nan"}, {"level": "1e308", "width": "1e308"}, {"window": "brain"}]:
+        response = httpx.get(base + "/image/axial/0", params=params, timeout=10)
+        assert response.status_code == 400 and response.json()["error"]["code"] == "bad_input", params
+    assert np.array_equal(picture("/image/axial/1", window="bone", level=40, width=400), axial)  # level/width win
 
 
 def test_cancel_stops_a_running_job_and_frees_it(slow_standin: pathlib.Path) -> None:
     node = Node(slow_standin, "--batch-size", "1").start()
     try:
-        job = httpx.post(f"{node.url}/v1/jobs", content=nifti_bytes(volume(slices=60, size=(128, 128))), timeout=30)
-        job_id = job.json()["id"]
+        body = nifti_bytes(volume(slices=60, size=(128, 128)))
+        job_id = httpx.post(f"{node.url}/v1/jobs", content=body, timeout=30).json()["id"]
+        other_id = httpx.post(f"{node.url}/v1/jobs", content=body, timeout=30).json()["id"]  # the same volume
+        other_base = f"{node.url}/v1/jobs/{other_id}"
+        httpx.delete(other_base, timeout=10)  # one client cancels its job: the other's goes on
+        assert httpx.get(other_base, timeout=10).json()["status"] == "cancelled"
         base = f"{node.url}/v1/jobs/{job_id}"
         with httpx.stream("GET", base + "/events", timeout=30) as events:
             for line in events.iter_lines():  # wait for the first slice to be done, then cancel
@@ -164,13 +175,14 @@ def test_cancel_stops_a_running_job_and_frees_it(slow_standin: pathlib.Path) -> 
         slices = node.metric("segserve_model_slices_total")
         time.sleep(0.5)
         assert node.metric("segserve_model_slices_total") <= slices + 1  # at most the run in flight finished
-        assert httpx.get(f"{node.url}/healthz", timeout=10).json()["jobs"] == 0
+        health = httpx.get(f"{node.url}/healthz", timeout=10).json()
+        assert health["jobs"] == 0 and health["pool"]["waiting"] >= 0
     finally:
         node.stop()
 
 
 def test_unknown_jobs_are_404(jobs_node: Node) -> None:
-    for job_id in ["nope", "0" * 16 + "-file-" + "0" * 64, "a" * 5000]:
+    for job_id in ["nope", "0" * 16 + "-file-" + "0" * 64, "0" * 16 + "-file-" + "0" * 64 + "~" + "1" * 16, "a" * 5000]:
         for method, path in [("GET", ""), ("GET", "/result"), ("GET", "/events"), ("DELETE", "")]:
             response = httpx.request(method, f"{jobs_node.url}/v1/jobs/{job_id}{path}", timeout=10)
             assert response.status_code == 404, (job_id, path, response.text)
@@ -198,6 +210,7 @@ def test_a_dicom_series_as_files_gives_a_seg_that_references_it(jobs_node: Node)
     assert segmentation.number_of_segments == len(labels)
     # the JSON statistics of a DICOM input are in HU by the Modality LUT
     result = httpx.get(f"{jobs_node.url}/v1/jobs/{job['id']}/result", timeout=10).json()
+    assert result["axes"] == "zyx" and result["shape"] == [4, 48, 64]
     liver = next(c for c in result["classes"] if c["name"] == "liver")
     assert liver["hu_mean"] == pytest.approx(round(hu_for(LIVER)), abs=1.0)
 
@@ -245,6 +258,9 @@ def test_bad_inputs_are_4xx_and_leave_nothing_behind(jobs_node: Node) -> None:
         ("mixed orientations", pack_series(series + tilted), 400, "orientation"),
         ("10,000 files", many, 413, "files"),
         ("not an image", b"hello, this is text", 415, "not a PNG"),
+        ("an empty zip", zipped([]), 400, "no DICOM"),
+        ("NIfTI without orientation", nifti_bytes(volume(), sform_code=0, qform_code=0), 422, "left"),
+        ("a tiny voxel size", nifti_bytes(volume(), np.diag([0.001, 0.001, 1, 1])), 422, "spacing"),
     ]
     temp = pathlib.Path("/tmp")
     before = set(temp.iterdir())
@@ -252,6 +268,16 @@ def test_bad_inputs_are_4xx_and_leave_nothing_behind(jobs_node: Node) -> None:
         response = httpx.post(f"{jobs_node.url}/v1/jobs", content=body, timeout=30)
         assert response.status_code == status, (what, response.text)
         assert words in response.json()["error"]["message"], (what, response.json())
+    mixed = [("file", (name, data, "application/dicom")) for name, data in series[:2]]
+    mixed.append(("file", ("fake.dcm", png_bytes(np.zeros((8, 8), np.uint8)), "application/dicom")))
+    response = httpx.post(f"{jobs_node.url}/v1/jobs", files=mixed, timeout=30)
+    assert response.status_code == 400 and "fake.dcm" in response.json()["error"]["message"]  # never dropped unseen
+    for method, path, status in [("GET", "/v1/jobs", 405), ("PUT", "/v1/jobs", 405), ("GET", "/v2/nothing", 404)]:
+        response = httpx.request(method, f"{jobs_node.url}{path}", timeout=10)
+        assert response.status_code == status and response.json()["error"]["code"] in (
+            "not_found",
+            "method_not_allowed",
+        )
     parts = [("file", (f"{i}.dcm", b"x", "application/dicom")) for i in range(3000)]
     response = httpx.post(f"{jobs_node.url}/v1/jobs", files=parts, timeout=30)
     assert response.status_code in (400, 413) and response.json()["error"]["code"] in ("bad_request", "body_too_large")
@@ -273,6 +299,21 @@ def test_jobs_over_tcp(jobs_node: Node) -> None:
         tcp_call(sock, {"id": 2, "op": "result", "job": job_id, "format": "json"})
         result = tcp_read(sock)
         assert result["ok"] and "liver" in result["result"]["present"]
+        tcp_call(sock, {"id": 4, "op": "submit", "files": files, "image": files[0]})
+        both = tcp_read(sock)
+        assert not both["ok"] and "not both" in both["error"]["message"]
         tcp_call(sock, {"id": 3, "op": "job", "job": "nope"})
         missing = tcp_read(sock)
         assert not missing["ok"] and missing["error"]["code"] == "unknown_job"
+
+
+def test_a_full_node_refuses_a_new_volume_before_reading_it(slower_standin: pathlib.Path) -> None:
+    node = Node(slower_standin, "--batch-size", "1", "--max-running-jobs", "1").start()
+    try:
+        first = httpx.post(f"{node.url}/v1/jobs", content=nifti_bytes(volume(slices=60, size=(256, 256))), timeout=30)
+        assert first.status_code == 202
+        truncated = nifti_bytes(volume(slices=3))[:-100]  # read, it would answer 400: a 503 says it was not read
+        second = httpx.post(f"{node.url}/v1/jobs", content=truncated, timeout=30)
+        assert second.status_code == 503 and second.headers["retry-after"] == "60"
+    finally:
+        node.stop()

@@ -585,7 +585,7 @@ function showDownloads(job) {
     link.href = `${result}?format=${format}`;
     link.download = stem + suffix;
   }
-  ui.seg.hidden = !(job.input && job.input.format === "dicom");
+  ui.seg.hidden = !(job.input && (job.input.outputs || []).includes("dicom-seg")); // a DICOM input with its UIDs
   ui.downloads.hidden = false;
 }
 
