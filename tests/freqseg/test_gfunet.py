@@ -74,5 +74,5 @@ def test_config_errors_name_the_field(kwargs, message):
 
 
 def test_unknown_size_lists_the_valid_ones():
-    with pytest.raises(ValueError, match="tiny, small, small-lean, base"):
+    with pytest.raises(ValueError, match="tiny, small, small-lean, small-int8, base"):
         config_for("huge")
