@@ -21,6 +21,7 @@ import collections
 import json
 import logging
 import statistics
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
@@ -37,12 +38,15 @@ from freqseg.models.gfunet import GFUNet, config_for
 from common import header, interleaved
 
 OUT = Path("runs/int8-profile")
-# name -> GFUNetConfig options for --variants; "current" is the trained default's design.
+# name -> GFUNetConfig options for --variants: the trained default's design first (no BatchNorm: its export gives
+# the calibration slices the others' BatchNorm statistics are set on), then BatchNorm, the MLP's ReLU and the
+# decoder's upsampling one at a time. "batch+relu" is models/gfunet.py's "small-int8".
 VARIANTS: dict[str, dict[str, str]] = {
     "current": {},
-    "batch+bilinear": {"norm": "batch"},
-    "batch+nearest": {"norm": "batch", "upsample": "nearest"},
-    "batch+transpose": {"norm": "batch", "upsample": "transpose"},
+    "batch": {"norm": "batch"},
+    "batch+relu": {"norm": "batch", "activation": "relu"},
+    "batch+relu+nearest": {"norm": "batch", "activation": "relu", "upsample": "nearest"},
+    "batch+relu+transpose": {"norm": "batch", "activation": "relu", "upsample": "transpose"},
 }
 
 
@@ -63,7 +67,7 @@ def op_times(path: Path, image: np.ndarray, threads: int, runs: int = 5) -> dict
     return {op: micros / (runs + 1) / 1e3 for op, micros in totals.most_common()}
 
 
-def session_runner(path: Path, image: np.ndarray, threads: int) -> partial[float]:
+def session_runner(path: Path, image: np.ndarray, threads: int) -> Callable[[], float]:
     """Median seconds of 3 runs of ``path`` on ``image`` (after one warm-up), with ``threads`` intra-op threads."""
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
@@ -80,7 +84,7 @@ def variants(threads: int, rounds: int) -> None:
     for name, options in VARIANTS.items():
         torch.manual_seed(0)
         model = GFUNet(config_for(config.size, num_classes=len(classes), position_embedding=False, **options))
-        if calibration:  # BatchNorm's running statistics from training slices, as training would leave them
+        if calibration:  # BatchNorm's running statistics on training slices, as training would leave them
             model.train()
             with torch.no_grad():
                 for start in range(0, len(calibration), 8):

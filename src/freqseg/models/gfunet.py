@@ -56,13 +56,14 @@ class GFUNetConfig:
     # What INT8 inference (ONNX Runtime, static QDQ) can run without leaving the integer graph.
     # "layer": LayerNorm (encoder) and GroupNorm (decoder), as trained so far; both stay in float when quantized, and
     # the Quantize/DequantizeLinear pairs around them cost more than the INT8 convolutions save.
-    # "batch": BatchNorm after every convolution (ONNX Runtime folds it into the convolution's weights at load, so
-    # it costs nothing in fp32 or INT8) and one more in front of each global filter, which runs in float anyway
-    # (see quantize_int8), so that norm adds no Quantize/DequantizeLinear pair.
+    # "batch": BatchNorm after every convolution (folded into the convolution's weights by the exporter, or ONNX
+    # Runtime at load, so it costs nothing in fp32 or INT8) and one more in front of each global filter, which runs
+    # in float anyway (see freqseg.export.float_nodes), so that norm adds no Quantize/DequantizeLinear pair.
     norm: str = "layer"
-    # How the decoder doubles its map: "bilinear" (float Resize in the quantized graph), "nearest" (a Resize that
-    # ONNX Runtime runs on the int8 tensor between Quantize/DequantizeLinear pairs it drops), or "transpose" (a
-    # learned stride-2 ConvTranspose, quantized like a convolution).
+    # How the decoder doubles its map: "bilinear"; "nearest", which ONNX Runtime 1.32 does run on the int8 tensor,
+    # but with a slower kernel there (1.1 ms for 32 x 256 x 208) than bilinear's in float between its Dequantize/
+    # QuantizeLinear (0.3 ms); or "transpose", a learned stride-2 ConvTranspose, which it runs in float (no integer
+    # kernel). benchmarks/freqseg_int8_profile.py --variants measures all three.
     upsample: str = "bilinear"
     # The encoder MLP's activation: "gelu" (GFNet's) runs in float between Dequantize/QuantizeLinear when quantized;
     # "relu" fuses into the INT8 convolution before it.
@@ -97,7 +98,8 @@ SIZES = {
     "small": dict(dims=(32, 64, 128, 256), depths=(1, 1, 2, 1), decoder_dims=(128, 64, 32, 32), stem_dim=16),
     # small's encoder with a decoder a quarter of the FLOPs: most of small's FLOPs are decoder convolutions
     "small-lean": dict(dims=(32, 64, 128, 256), depths=(1, 1, 2, 1), decoder_dims=(64, 32, 16, 16), stem_dim=8),
-    # small built for INT8 (see GFUNetConfig.norm and activation): 1.8x faster quantized in ONNX Runtime, not 1.1x
+    # small built for INT8 (GFUNetConfig.norm and activation): static INT8 runs 1.6x (batch 1) and 1.9x (batch 8)
+    # faster than fp32 in ONNX Runtime on 2 cores, the default small 1.2x (benchmarks/freqseg_int8_profile.py)
     "small-int8": dict(
         dims=(32, 64, 128, 256),
         depths=(1, 1, 2, 1),
