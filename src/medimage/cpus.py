@@ -37,7 +37,7 @@ def in_slabs(planes: int, work: Callable[[int, int], T]) -> list[T]:
     ``SLAB_PLANES`` planes), the results in slab order. For numpy and Pillow work on a volume, which releases the
     GIL: a volume's reading and writing back use every core the process may, and the result does not depend on the
     slabs when ``work`` treats planes independently."""
-    workers = max(1, min(available_cpus(), planes // SLAB_PLANES))
+    workers = 1 if planes < 2 * SLAB_PLANES else max(1, min(available_cpus(), planes // SLAB_PLANES))
     size = -(-planes // workers) if planes else 1
     slabs = [(start, min(planes, start + size)) for start in range(0, planes, size)] or [(0, 0)]
     if len(slabs) == 1:
