@@ -161,25 +161,29 @@ def build_engine(
     if api_token is not None:
         engine.use(gee.token_auth(api_token, realm="segserve"))
 
-    async def api(c: gee.Context, call: Callable[[], Awaitable[None]]) -> None:
-        """Run one route's call: its errors answer as JSON with their status; every request is counted."""
-        start = time.perf_counter()
-        status = 200
-        try:
-            await call()
-            status = c.response_status
-        except ServiceError as error:
-            status = error.status
-            _answer_error(c, error)
-        except gee.ClientDisconnected:
-            status = 499
-            raise
-        except Exception as exc:
-            status = 500
-            log.exception("%s %s failed", c.method, c.path)
-            c.json(500, {"error": {"code": "internal", "message": f"{type(exc).__name__}; see the server log"}})
-        finally:
-            counters.observe("http", status, time.perf_counter() - start)
+    def api(route: Callable[[gee.Context], Awaitable[None]]) -> Callable[[gee.Context], Awaitable[None]]:
+        """A route whose errors answer as JSON with their status; every request is counted."""
+
+        async def guarded(c: gee.Context) -> None:
+            start = time.perf_counter()
+            status = 200
+            try:
+                await route(c)
+                status = c.response_status
+            except ServiceError as error:
+                status = error.status
+                _answer_error(c, error)
+            except gee.ClientDisconnected:
+                status = 499
+                raise
+            except Exception as exc:
+                status = 500
+                log.exception("%s %s failed", c.method, c.path)
+                c.json(500, {"error": {"code": "internal", "message": f"{type(exc).__name__}; see the server log"}})
+            finally:
+                counters.observe("http", status, time.perf_counter() - start)
+
+        return guarded
 
     def options(c: gee.Context, fields: dict[str, str] | None = None) -> Options:
         fields = fields or {}
@@ -192,90 +196,70 @@ def build_engine(
         )
 
     @engine.post("/v1/segment")
+    @api
     async def segment(c: gee.Context) -> None:
-        async def call() -> None:
-            data, fields = await read_input(c, service)
-            _answer(c, await service.segment(data, options(c, fields), prefer_job=prefers_job(c)))
-
-        await api(c, call)
+        data, fields = await read_input(c, service)
+        _answer(c, await service.segment(data, options(c, fields), prefer_job=prefers_job(c)))
 
     @engine.post("/v1/jobs")
+    @api
     async def submit(c: gee.Context) -> None:
-        async def call() -> None:
-            data, fields = await read_input(c, service)
-            job = await service.submit(data, options(c, fields))
-            c.header("location", job["urls"]["self"])
-            c.json(202, job)
-
-        await api(c, call)
+        data, fields = await read_input(c, service)
+        job = await service.submit(data, options(c, fields))
+        c.header("location", job["urls"]["self"])
+        c.json(202, job)
 
     @engine.get("/v1/jobs/:id")
+    @api
     async def job(c: gee.Context) -> None:
-        async def call() -> None:
-            c.json(200, await service.job(c.param("id")))
-
-        await api(c, call)
+        c.json(200, await service.job(c.param("id")))
 
     @engine.delete("/v1/jobs/:id")
+    @api
     async def cancel(c: gee.Context) -> None:
-        async def call() -> None:
-            c.json(200, service.cancel(c.param("id")))
-
-        await api(c, call)
+        c.json(200, service.cancel(c.param("id")))
 
     @engine.get("/v1/jobs/:id/events")
+    @api
     async def events(c: gee.Context) -> None:
         """Server-sent events: ``status`` with the job's state at each change, until it ends."""
+        states = service.follow(c.param("id"))
+        first = await anext(states)  # an unknown job answers 404 before the stream starts
 
-        async def call() -> None:
-            states = service.follow(c.param("id"))
-            first = await anext(states)  # an unknown job answers 404 before the stream starts
+        async def stream() -> AsyncIterator[gee.SSEvent]:
+            yield gee.SSEvent(first, event="status", retry=1000)
+            async for state in states:
+                yield gee.SSEvent(state or {}, event="status" if state else "heartbeat")
 
-            async def stream() -> AsyncIterator[gee.SSEvent]:
-                yield gee.SSEvent(first, event="status", retry=1000)
-                async for state in states:
-                    yield gee.SSEvent(state or {}, event="status" if state else "heartbeat")
-
-            await c.sse(stream())
-
-        await api(c, call)
+        await c.sse(stream())
 
     @engine.get("/v1/jobs/:id/result")
+    @api
     async def result(c: gee.Context) -> None:
-        async def call() -> None:
-            _answer(c, await service.result(c.param("id"), options(c)))
-
-        await api(c, call)
+        _answer(c, await service.result(c.param("id"), options(c)))
 
     @engine.get("/v1/jobs/:id/image/:plane/:index")
+    @api
     async def image(c: gee.Context) -> None:
-        async def call() -> None:
-            png = await service.image(
-                c.param("id"), c.param("plane"), c.param("index"), c.query("window"), c.query("level"), c.query("width")
-            )
-            c.header("cache-control", "private, max-age=3600")
-            c.data(200, "image/png", png)
-
-        await api(c, call)
+        png = await service.image(
+            c.param("id"), c.param("plane"), c.param("index"), c.query("window"), c.query("level"), c.query("width")
+        )
+        c.header("cache-control", "private, max-age=3600")
+        c.data(200, "image/png", png)
 
     @engine.get("/v1/jobs/:id/labels/:plane/:index")
+    @api
     async def labels(c: gee.Context) -> None:
-        async def call() -> None:
-            png = await service.labels(c.param("id"), c.param("plane"), c.param("index"))
-            c.header("cache-control", "private, max-age=3600")
-            c.data(200, "image/png", png)
-
-        await api(c, call)
+        png = await service.labels(c.param("id"), c.param("plane"), c.param("index"))
+        c.header("cache-control", "private, max-age=3600")
+        c.data(200, "image/png", png)
 
     @engine.post("/v1/spectra")
+    @api
     async def spectra(c: gee.Context) -> None:
         """Log-magnitude and phase spectra of the input's (middle) slice, as PNG data URLs for the page."""
-
-        async def call() -> None:
-            data, _ = await read_input(c, service)
-            c.json(200, await service.spectra(data))
-
-        await api(c, call)
+        data, _ = await read_input(c, service)
+        c.json(200, await service.spectra(data))
 
     @engine.get("/v1/models")
     async def models(c: gee.Context) -> None:
