@@ -150,6 +150,10 @@ def _parse(name: str, data: bytes, limits: Limits) -> Any:
         data = _inflate_if_deflated(data, limits)
         ds = pydicom.dcmread(io.BytesIO(data))
         ds.file_meta.get("TransferSyntaxUID")
+        # pydicom converts an element's value when it is first read; read them all here, so that a damaged one (an
+        # unknown VR, a value that does not parse) is refused as this file's fault wherever it would be read later
+        for element in ds.iterall():
+            _ = element.value
     except ImageError:
         raise
     except Exception as exc:  # InvalidDicomError, EOFError, struct errors... for damaged files

@@ -20,6 +20,7 @@ from medimage import (
     sniff,
     to_model,
 )
+from medimage.errors import UnreadableImage
 
 from tests.imagefiles import (
     AXIAL,
@@ -370,3 +371,14 @@ def test_read_path_names_the_file(tmp_path) -> None:  # type: ignore[no-untyped-
     for name, data in dicom_series(np.zeros((3, 4, 4))):
         (tmp_path / name).write_bytes(data)
     assert read_path(tmp_path).shape == (4, 4, 3)
+
+
+@pytest.mark.parametrize("tag_and_vr", [b"\x08\x00\x60\x00CS", b"\x28\x00\x30\x00DS"])
+def test_an_element_with_an_unknown_vr_is_the_files_fault(tag_and_vr: bytes) -> None:
+    """pydicom converts a value when it is first read: a damaged element (here an unknown VR, as a fuzzer made one
+    in Modality) must be refused as the file's fault (400) wherever it would be read, never crash a reader."""
+    data = dicom_bytes(np.zeros((8, 8)))
+    at = data.index(tag_and_vr)
+    damaged = data[: at + 4] + b"D0" + data[at + 6 :]
+    with pytest.raises(UnreadableImage):
+        read_bytes(damaged)
