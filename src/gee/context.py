@@ -123,7 +123,7 @@ class Context:
         receive: Receive,
         send: Send,
         route: Route | None = None,
-        param_values: list[str] | None = None,
+        param_values: tuple[str, ...] | None = None,
         handlers: tuple[Handler, ...] = (),
     ):
         # Only what every request needs is set here; the rest waits in ``_lazy``

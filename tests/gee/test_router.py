@@ -126,3 +126,80 @@ def test_same_param_twice_in_one_route_is_refused():
 def test_routes_lists_every_registration():
     r = make("/a", "/b/:id", "/c/*x")
     assert [route.pattern for route in r.routes()] == ["/a", "/b/:id", "/c/*x"]
+
+
+def reference_match(patterns: list[str], path: str) -> tuple[str, dict[str, str]] | None:
+    """The priority rule stated without a tree: of the patterns that match ``path``, the one whose segments, read
+    left to right, are static before param before wildcard at the first position where two differ."""
+    segments = path.split("/")
+    best: tuple[tuple[int, ...], str, dict[str, str]] | None = None
+    for pattern in patterns:
+        parts = pattern.split("/")
+        wildcard = parts[-1].startswith("*")
+        if (len(segments) < len(parts)) if wildcard else (len(segments) != len(parts)):
+            continue
+        kinds, values = [], {}
+        for part, segment in zip(parts, segments):
+            if part.startswith("*"):
+                kinds.append(2)
+                values[part[1:]] = "/" + "/".join(segments[len(parts) - 1 :])
+            elif part.startswith(":"):
+                if not segment:
+                    break
+                kinds.append(1)
+                values[part[1:]] = segment
+            elif part == segment:
+                kinds.append(0)
+            else:
+                break
+        else:
+            if best is None or tuple(kinds) < best[0]:
+                best = (tuple(kinds), pattern, values)
+    return None if best is None else (best[1], best[2])
+
+
+def test_priority_and_backtracking_agree_with_the_rule_on_random_route_sets():
+    import random
+
+    rng = random.Random(7)
+    words = ["a", "b", "c", ""]
+    for _ in range(300):
+        patterns: set[str] = set()
+        router = Router()
+        for _ in range(rng.randint(1, 12)):
+            depth = rng.randint(1, 5)
+            parts = []
+            for position in range(depth):
+                kind = rng.random()
+                last = position == depth - 1
+                if last and kind < 0.15:
+                    parts.append("*w")
+                elif kind < 0.45:
+                    parts.append(f":p{position}")  # one name per position: no name conflicts
+                else:
+                    parts.append(rng.choice(words[:3]))
+            pattern = "/" + "/".join(parts)
+            try:
+                router.add("GET", pattern, [pattern])
+            except RouteConflictError:
+                continue
+            patterns.add(pattern)
+        for _ in range(40):
+            path = "/" + "/".join(rng.choice(words) for _ in range(rng.randint(1, 7)))
+            assert match(router, path) == reference_match(sorted(patterns), path), (sorted(patterns), path)
+
+
+def test_routes_deeper_than_one_generated_function_match():
+    deep = "/" + "/".join(f"s{i}/:p{i}" for i in range(30))  # 61 segments: the matcher splits into functions
+    r = make(deep, "/s0/:p0/*rest")
+    path = "/" + "/".join(f"s{i}/v{i}" for i in range(30))
+    assert match(r, path) == (deep, {f"p{i}": f"v{i}" for i in range(30)})
+    assert match(r, path + "/more") == ("/s0/:p0/*rest", {"p0": "v0", "rest": path.split("/v0", 1)[1] + "/more"})
+
+
+def test_a_route_added_after_matching_is_found():
+    r = make("/a/:x")
+    assert match(r, "/b/1") is None
+    r.add("GET", "/b/:y", ["/b/:y"])
+    assert match(r, "/b/1") == ("/b/:y", {"y": "1"})
+    assert match(r, "/a/1") == ("/a/:x", {"x": "1"})
