@@ -139,7 +139,7 @@ def reference_match(patterns: list[str], path: str) -> tuple[str, dict[str, str]
         if (len(segments) < len(parts)) if wildcard else (len(segments) != len(parts)):
             continue
         kinds, values = [], {}
-        for part, segment in zip(parts, segments):
+        for part, segment in zip(parts, segments, strict=False):  # a wildcard ends the pattern early
             if part.startswith("*"):
                 kinds.append(2)
                 values[part[1:]] = "/" + "/".join(segments[len(parts) - 1 :])
