@@ -2,7 +2,9 @@
 
 Every app (see ``benchmarks/http_apps/``) runs under the same server, uvicorn with one
 worker, httptools and uvloop, and no access log, so the numbers differ only by the
-framework. ``wrk`` drives the load. The server is pinned to CPU 0 and wrk to CPU 1 so
+framework; ``--servers uvicorn,granian`` runs each app under granian too (one worker,
+one runtime thread, uvloop, ASGI), and each app is compared with the bare app on the
+same server and on uvicorn. ``wrk`` drives the load. The server is pinned to CPU 0 and wrk to CPU 1 so
 that they do not fight over a core, and the runs are interleaved (each round measures
 every framework once per route, in a rotated order) so that a noisy spell on the
 machine spreads over all frameworks instead of landing on one. The report gives the
@@ -10,6 +12,7 @@ median of the rounds with its range, and the ratio to the bare ASGI app, which i
 figure that survives a change of machine.
 
     .venv/bin/python benchmarks/gee_http.py [--rounds 5] [--duration 5] [--connections 64] [--json out.json]
+        [--servers uvicorn,granian] [--frameworks "bare ASGI,gee"]
 
 Needs Linux, two CPUs, ``wrk`` and ``taskset`` on PATH, and the ``bench`` extra installed.
 Traffic goes to 127.0.0.1 only.
@@ -53,11 +56,23 @@ FRAMEWORKS: list[tuple[str, str]] = [
     ("Litestar", "litestar_app"),
 ]
 BASELINE = FRAMEWORKS[0][0]
+SERVERS = ("uvicorn", "granian")
 
 USER_ID = "42"
 ROUTES: dict[str, str] = {"plaintext": "/plaintext", "json": f"/users/{USER_ID}"}
 
-PACKAGES = ["gee-stack", "uvicorn", "uvloop", "httptools", "starlette", "falcon", "fastapi", "blacksheep", "litestar"]
+PACKAGES = [
+    "gee-stack",
+    "uvicorn",
+    "granian",
+    "uvloop",
+    "httptools",
+    "starlette",
+    "falcon",
+    "fastapi",
+    "blacksheep",
+    "litestar",
+]
 
 SERVER_CPU = 0
 WRK_CPU = 1
@@ -79,6 +94,21 @@ class Options:
     connections: int
     warmup: int
     json_path: Path | None
+    servers: tuple[str, ...] = ("uvicorn",)
+    frameworks: tuple[str, ...] = tuple(name for name, _ in FRAMEWORKS)
+
+    def apps(self) -> list[tuple[str, str, str]]:
+        """(label, module, server) for every framework and server measured; labels name the server when several
+        are."""
+        return [
+            (name if len(self.servers) == 1 else f"{name} on {server}", module, server)
+            for server in self.servers
+            for name, module in FRAMEWORKS
+            if name in self.frameworks
+        ]
+
+    def baseline(self, server: str) -> str:
+        return BASELINE if len(self.servers) == 1 else f"{BASELINE} on {server}"
 
 
 def parse_args(argv: list[str]) -> Options:
@@ -89,20 +119,30 @@ def parse_args(argv: list[str]) -> Options:
     parser.add_argument("--connections", type=int, default=64, help="wrk connections (default 64)")
     parser.add_argument("--warmup", type=int, default=2, help="unmeasured seconds per app and route (default 2)")
     parser.add_argument("--json", type=Path, dest="json_path", help="also write the raw numbers to this file")
+    parser.add_argument("--servers", default="uvicorn", help=f"comma-separated, of {', '.join(SERVERS)}")
+    parser.add_argument("--frameworks", help="comma-separated names (default: all); the bare app is always run")
     args = parser.parse_args(argv)
+    servers = tuple(args.servers.split(","))
+    if not servers or set(servers) - set(SERVERS):
+        parser.error(f"--servers takes {', '.join(SERVERS)}, not {args.servers!r}")
+    names = [name for name, _ in FRAMEWORKS]
+    frameworks = tuple(args.frameworks.split(",")) if args.frameworks else tuple(names)
+    if set(frameworks) - set(names):
+        parser.error(f"--frameworks takes {', '.join(names)}, not {args.frameworks!r}")
+    frameworks = (BASELINE, *(name for name in frameworks if name != BASELINE))
     bounds = {"rounds": (1, 50), "duration": (1, 60), "connections": (1, 1024), "warmup": (0, 60)}
     for name, (low, high) in bounds.items():
         value = getattr(args, name)
         if not low <= value <= high:
             parser.error(f"--{name} must be between {low} and {high}, not {value}")
-    return Options(args.rounds, args.duration, args.connections, args.warmup, args.json_path)
+    return Options(args.rounds, args.duration, args.connections, args.warmup, args.json_path, servers, frameworks)
 
 
 # -------------------------------------------------------------- environment
 
 
-def check_tools() -> None:
-    """Fail early, with the fix, when wrk, taskset or the CPUs to pin to are missing."""
+def check_tools(options: Options) -> None:
+    """Fail early, with the fix, when wrk, taskset, granian (when asked for) or the CPUs to pin to are missing."""
     if shutil.which("wrk") is None:
         raise BenchmarkError(
             "wrk is not installed. Install it with `sudo apt-get install -y wrk` (Debian/Ubuntu) "
@@ -110,6 +150,8 @@ def check_tools() -> None:
         )
     if shutil.which("taskset") is None:
         raise BenchmarkError("taskset is not installed; it is in util-linux (`sudo apt-get install -y util-linux`).")
+    if "granian" in options.servers and not metadata.packages_distributions().get("granian"):
+        raise BenchmarkError("granian is not installed; install the bench extra (`make bench-gee`)")
     cpus = os.sched_getaffinity(0)
     if not {SERVER_CPU, WRK_CPU} <= cpus:
         raise BenchmarkError(f"need CPUs {SERVER_CPU} and {WRK_CPU} to pin server and wrk; this process may use {cpus}")
@@ -173,10 +215,11 @@ def free_port() -> int:
 
 @dataclass
 class Server:
-    """One uvicorn process serving one app, with its log in a file so it can be shown if it fails."""
+    """One server process serving one app, with its log in a file so it can be shown if it fails."""
 
     name: str
     module: str
+    server: str
     port: int
     process: subprocess.Popen[bytes]
     log: IO[bytes]
@@ -190,22 +233,34 @@ class Server:
         return "\n".join(self.log.read().decode(errors="replace").splitlines()[-lines:])
 
 
-def start_server(name: str, module: str, log: IO[bytes]) -> Server:
-    """Start uvicorn pinned to the server CPU, in its own session so a Ctrl-C reaches only this script,
+def start_server(name: str, module: str, server: str, log: IO[bytes]) -> Server:
+    """Start uvicorn or granian pinned to the server CPU, in its own session so a Ctrl-C reaches only this script,
     which then stops the server itself."""
     port = free_port()
-    command = [
-        "taskset", "-c", str(SERVER_CPU),
-        sys.executable, "-m", "uvicorn", f"http_apps.{module}:app",
-        "--app-dir", str(BENCH_DIR),
-        "--host", "127.0.0.1", "--port", str(port),
-        "--workers", "1", "--http", "httptools", "--loop", "uvloop",
-        "--no-access-log", "--log-level", "warning",
-    ]  # fmt: skip
+    if server == "uvicorn":
+        command = [
+            sys.executable, "-m", "uvicorn", f"http_apps.{module}:app",
+            "--app-dir", str(BENCH_DIR),
+            "--host", "127.0.0.1", "--port", str(port),
+            "--workers", "1", "--http", "httptools", "--loop", "uvloop",
+            "--no-access-log", "--log-level", "warning",
+        ]  # fmt: skip
+    else:
+        command = [
+            sys.executable, "-m", "granian", f"http_apps.{module}:app",
+            "--working-dir", str(BENCH_DIR), "--interface", "asgi",
+            "--host", "127.0.0.1", "--port", str(port),
+            "--workers", "1", "--runtime-threads", "1", "--loop", "uvloop", "--no-ws",
+            "--no-access-log", "--log-level", "warning",
+        ]  # fmt: skip
     process = subprocess.Popen(
-        command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        ["taskset", "-c", str(SERVER_CPU), *command],
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
-    return Server(name, module, port, process, log)
+    return Server(name, module, server, port, process, log)
 
 
 def stop_server(server: Server) -> None:
@@ -285,15 +340,15 @@ def check_answers(server: Server) -> None:
 
 
 @contextlib.contextmanager
-def running_servers() -> Iterator[list[Server]]:
+def running_servers(options: Options) -> Iterator[list[Server]]:
     """Start, check and yield one server per framework; stop every one of them on the way out,
     whatever the way out is (success, a failed check, Ctrl-C)."""
     servers: list[Server] = []
     with contextlib.ExitStack() as stack:
         log_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="gee-http-bench-")))
-        for name, module in FRAMEWORKS:
-            log = stack.enter_context((log_dir / f"{module}.log").open("w+b"))
-            server = start_server(name, module, log)
+        for name, module, kind in options.apps():
+            log = stack.enter_context((log_dir / f"{module}-{kind}.log").open("w+b"))
+            server = start_server(name, module, kind, log)
             stack.callback(stop_server, server)
             servers.append(server)
         for server in servers:  # they start in parallel; wait for each in turn
@@ -385,6 +440,7 @@ def measure(servers: list[Server], options: Options) -> Measurements:
 def markdown_report(environment: dict[str, Any], options: Options, results: Measurements) -> str:
     """The environment and a table ready to paste into docs/benchmarks.md."""
     packages = ", ".join(f"{name} {version}" for name, version in environment["packages"].items())
+    reference = options.servers[0]
     lines = [
         f"Command: `{environment['command']}`",
         "",
@@ -394,19 +450,21 @@ def markdown_report(environment: dict[str, Any], options: Options, results: Meas
         f"- Python: {environment['python']}; {environment['wrk']}",
         f"- Packages: {packages}",
         f"- Load: `wrk -t1 -c{options.connections} -d{options.duration}s`, {options.rounds} interleaved rounds "
-        f"after {options.warmup}s warm-up; uvicorn, 1 worker, httptools, uvloop, no access log",
+        f"after {options.warmup}s warm-up; uvicorn: 1 worker, httptools, uvloop, no access log; granian: 1 worker, "
+        "1 runtime thread, uvloop, ASGI, no access log",
         "",
-        "| framework | route | median req/s | min | max | vs bare |",
-        "|---|---|---:|---:|---:|---:|",
+        f"| framework | route | median req/s | min | max | vs bare (same server) | vs bare on {reference} |",
+        "|---|---|---:|---:|---:|---:|---:|",
     ]
     for route in ROUTES:
-        baseline = statistics.median(results.rps[BASELINE][route])
-        for name, _ in FRAMEWORKS:
+        for name, _, server in options.apps():
             runs = results.rps[name][route]
             median = statistics.median(runs)
+            same = median / statistics.median(results.rps[options.baseline(server)][route])
+            first = median / statistics.median(results.rps[options.baseline(reference)][route])
             lines.append(
                 f"| {name} | `GET {ROUTES[route]}` | {median:,.0f} | {min(runs):,.0f} | {max(runs):,.0f} "
-                f"| {median / baseline:.2f} |"
+                f"| {same:.2f} | {first:.2f} |"
             )
     if results.notes:
         lines += ["", "Notes:", *(f"- {note}" for note in results.notes)]
@@ -438,12 +496,12 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGHUP, _exit_on_sigterm)
     started = time.monotonic()
     try:
-        check_tools()
+        check_tools(options)
         environment = describe_environment(argv)
-        runs = options.rounds * len(ROUTES) * len(FRAMEWORKS)
-        estimate = runs * options.duration + len(FRAMEWORKS) * len(ROUTES) * options.warmup
+        runs = options.rounds * len(ROUTES) * len(options.apps())
+        estimate = runs * options.duration + len(options.apps()) * len(ROUTES) * options.warmup
         log(f"{runs} wrk runs of {options.duration}s plus warm-up: about {estimate / 60:.1f} minutes")
-        with running_servers() as servers:
+        with running_servers(options) as servers:
             results = measure(servers, options)
     except BenchmarkError as error:
         log(f"error: {error}")

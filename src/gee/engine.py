@@ -209,14 +209,36 @@ class Engine(RouterGroup):
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
-    def run(self, host: str = "127.0.0.1", port: int = 8080, *, workers: int = 1, **uvicorn_options: Any) -> None:
-        """Serve with uvicorn (httptools and uvloop when installed); blocks until stopped.
+    def run(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 8080,
+        *,
+        workers: int = 1,
+        server: str = "uvicorn",
+        **uvicorn_options: Any,
+    ) -> None:
+        """Serve on ``server``, ``"uvicorn"`` (httptools and uvloop when installed) or ``"granian"``; blocks until
+        stopped.
 
-        Several workers need the app as an import string, since each worker process
-        imports it: pass ``app="package.module:engine"``. Unless ``http`` is given, the
-        protocol is ``gee.serving.guarded_protocol()``: deadlines for headers and bodies
-        and a budget for bodies in flight (see that module).
+        With uvicorn, several workers need the app as an import string, since each worker process imports it: pass
+        ``app="package.module:engine"``; unless ``http`` is given, the protocol is ``gee.serving.guarded_protocol()``
+        (deadlines for headers and bodies and a budget for bodies in flight); other keywords go to ``uvicorn.run``.
+        With granian, workers are forked from this process and serve this engine; ``header_timeout`` is the only
+        keyword (see ``gee.serving`` for what each server bounds, and docs/benchmarks.md for their speed).
         """
+        from gee.serving import SERVERS, guarded_protocol, run_granian
+
+        if server not in SERVERS:
+            raise ValueError(f"server must be one of {', '.join(SERVERS)}, not {server!r}")
+        if not logging.getLogger().handlers and not log.handlers:
+            logging.basicConfig(level=logging.INFO, format="%(message)s")
+        if server == "granian":
+            unknown = set(uvicorn_options) - {"header_timeout"}
+            if unknown:
+                raise ValueError(f"granian takes header_timeout only, not {', '.join(sorted(unknown))}")
+            run_granian(self, host, port, workers=workers, **uvicorn_options)
+            return
         import uvicorn
 
         app: Any = uvicorn_options.pop("app", self)
@@ -225,12 +247,8 @@ class Engine(RouterGroup):
                 'workers > 1 needs the engine as an import string, e.g. engine.run(workers=4, app="myapp:engine"), '
                 "because every worker process imports it"
             )
-        if not logging.getLogger().handlers and not log.handlers:
-            logging.basicConfig(level=logging.INFO, format="%(message)s")
         uvicorn_options.setdefault("access_log", False)  # gee.logger() writes the access log
         if "http" not in uvicorn_options:
-            from gee.serving import guarded_protocol
-
             uvicorn_options["http"] = guarded_protocol()
         uvicorn.run(app, host=host, port=port, workers=workers, **uvicorn_options)
 

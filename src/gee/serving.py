@@ -1,4 +1,14 @@
-"""uvicorn's HTTP/1.1 protocol with the deadlines and the memory budget a public server needs.
+"""The servers gee runs on: uvicorn (the default) with the deadlines and memory budget a public server needs, and
+granian.
+
+uvicorn (httptools, uvloop) is the default because of ``guarded_protocol`` below. granian (a Rust HTTP server with an
+ASGI interface) serves gee 1.13-1.19x more requests per second on one core (docs/benchmarks.md,
+``benchmarks/gee_http.py --servers uvicorn,granian``); it bounds a request's headers by its own settings (a header
+read deadline, ``header_timeout`` here, and a per-connection buffer) but has no deadline for a body nor a budget for
+bodies in flight, so a route that reads bodies from the open internet is better served by uvicorn.
+``run_granian`` serves an engine in granian's worker processes (``Engine.run(server="granian")``);
+``embedded_granian`` serves it in the running event loop, beside other servers of the same process (granian calls
+this mode experimental).
 
 uvicorn bounds the size of a request's headers but not the time they take, nor the time a body takes, nor the
 memory all unfinished bodies hold together, and with httptools not even the headers' size: as many half-sent
@@ -17,10 +27,54 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import TYPE_CHECKING, Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+if TYPE_CHECKING:
+    from granian.server.embed import Server as EmbeddedServer
+
 log = logging.getLogger("gee.serving")
+SERVERS = ("uvicorn", "granian")
+
+
+def _granian_options(header_timeout: float) -> dict[str, Any]:
+    from granian.constants import Interfaces
+    from granian.http import HTTP1Settings
+
+    return {
+        "interface": Interfaces.ASGI,
+        "websockets": False,
+        "log_access": False,
+        "http1_settings": HTTP1Settings(header_read_timeout=max(1, round(header_timeout * 1000))),
+    }
+
+
+def run_granian(app: Any, host: str, port: int, *, workers: int = 1, header_timeout: float = 10.0) -> None:
+    """Serve ``app`` with granian until stopped (SIGINT, SIGTERM), in ``workers`` processes.
+
+    ``app`` is the ASGI app itself (each worker is forked from this process, so it needs no import string), or an
+    import string ``"package.module:app"``.
+
+    Args:
+        header_timeout: seconds a connection may take to send a request's headers (granian's header read timeout).
+    """
+    from granian.server import Server
+
+    target = app if isinstance(app, str) else "gee-engine"
+    server = Server(target, address=host, port=port, workers=workers, **_granian_options(header_timeout))
+    if isinstance(app, str):
+        server.serve()
+    else:
+        server.serve(target_loader=lambda _target: app)
+
+
+def embedded_granian(app: Any, host: str, port: int, *, header_timeout: float = 10.0) -> EmbeddedServer:
+    """granian's embedded server for ``app`` on ``host:port``, to run in the current event loop: ``await
+    server.serve()`` binds the port before its first suspension and serves until ``server.stop()``."""
+    from granian.server.embed import Server
+
+    return Server(app, address=host, port=port, log_enabled=False, **_granian_options(header_timeout))
 
 
 def guarded_protocol(

@@ -94,3 +94,61 @@ def test_headers_over_the_limit_get_431_before_the_application_runs() -> None:
         assert closed_within(sock, 2.0)
         sock.close()
         assert httpx.get(f"{url}/ping", headers={"x-fine": "b" * 1000}, timeout=5).text == "pong"
+
+
+GRANIAN_APP = """
+import sys
+import gee
+
+app = gee.Engine()
+
+@app.get("/users/:id")
+async def user(c):
+    c.json(200, {"id": c.param("id")})
+
+@app.post("/echo")
+async def echo(c):
+    c.string(200, str(len(await c.body())))
+
+app.run("127.0.0.1", int(sys.argv[1]), server="granian", header_timeout=1.0)
+"""
+
+
+def test_engine_runs_on_granian_with_a_header_deadline(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    script = tmp_path / "app.py"
+    script.write_text(GRANIAN_APP)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen([sys.executable, str(script), str(port)], stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                answer = httpx.get(f"{url}/users/a%2Fb", timeout=1)
+                break
+            except httpx.TransportError:
+                assert process.poll() is None and time.monotonic() < deadline, "granian did not start"
+                time.sleep(0.05)
+        assert answer.status_code == 200 and answer.json() == {"id": "a/b"}
+        assert httpx.post(f"{url}/echo", content=b"x" * 100_000, timeout=5).text == "100000"
+        assert httpx.get(f"{url}/nope", timeout=5).status_code == 404
+        with connect(url) as slow:  # headers that never end: granian's header deadline closes the connection
+            slow.sendall(b"GET /users/1 HTTP/1.1\r\nhost: x\r\n")
+            assert closed_within(slow, 5)
+    finally:
+        process.terminate()
+        assert process.wait(timeout=15) is not None
+
+
+def test_engine_run_refuses_an_unknown_server_or_option() -> None:
+    import pytest
+
+    with pytest.raises(ValueError, match="uvicorn, granian"):
+        gee.Engine().run(server="hypercorn")
+    with pytest.raises(ValueError, match="header_timeout only"):
+        gee.Engine().run(server="granian", limit_concurrency=10)
