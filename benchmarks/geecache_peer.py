@@ -2,17 +2,19 @@
 
 1. Throughput: wrk against ``GET /_groupcache/{group}/{key}`` for a cached key,
    one node at a time, each server pinned to CPU 0 and wrk to CPU 1, rounds
-   interleaved, medians; the figure is Python's requests per second over Go's.
-   A "floor" app (a prebuilt answer on the same uvicorn) shows the server's own
-   ceiling, which no Python node on uvicorn can pass.
-2. Client round trip: geecache's peer client (``HTTPPeer.get``, aiohttp with
-   keep-alive) fetching a cached key from each node, one request at a time:
-   median and p99 in microseconds.
+   interleaved, medians; the figure is Python's requests per second over Go's,
+   for a node on uvicorn (``geecache node``'s default) and on granian
+   (``--server granian``). A "floor" app (a prebuilt answer on the same uvicorn)
+   shows that server's own ceiling, which no Python node on uvicorn can pass.
+2. Client round trip: a cached key fetched from each node one request at a time,
+   by geecache's peer client (``HTTPPeer.get`` on ``geecache.client``) and, for
+   comparison, the same GET and protobuf decode through aiohttp and httpx
+   (keep-alive sessions), interleaved in rounds: median and p99 in microseconds.
 
 Needs wrk, taskset, and the Go toolchain with golang/groupcache from Debian
 (``apt-get install wrk golang-go golang-github-golang-groupcache-dev``).
 
-    python benchmarks/geecache_peer.py [--rounds 5] [--duration 5] [--connections 64]
+    python benchmarks/geecache_peer.py [--rounds 5] [--duration 5] [--connections 64] [--round-trips 5000]
 """
 
 from __future__ import annotations
@@ -27,14 +29,16 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import aiohttp
 import httpx
 
 from geecache import HTTPPeer, HTTPPool
 from geecache.auth import PeerAuth
+from geecache.groupcache_pb2 import GetResponse
 from geecache.http import DEFAULT_BASE_PATH
 
 from common import header, interleaved, median
@@ -68,7 +72,8 @@ SECRET = "benchmark-cluster-secret-0123456789abcdef"
 @contextmanager
 def node(kind: str, go_binary: Path) -> Iterator[str]:
     """Start a one-node cluster of ``kind`` pinned to CPU 0; yields its URL. "python" serves Go's unsigned protocol
-    (``--trusted-network``, as Go peers need), "python-signed" checks the cluster secret on every request."""
+    (``--trusted-network``, as Go peers need), "python-granian" the same on granian, "python-signed" checks the
+    cluster secret on every request."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     if kind == "go":
@@ -82,7 +87,8 @@ def node(kind: str, go_binary: Path) -> Iterator[str]:
         command = [
             sys.executable, "-m", "geecache", "node", "--self", url, "--peers", url, "--group", "scores",
             "--getter", "cluster_getter:get_value", "--app-dir", str(GETTER_DIR),
-            *(["--trusted-network"] if kind == "python" else []),
+            *(["--trusted-network"] if kind != "python-signed" else []),
+            *(["--server", "granian"] if kind == "python-granian" else []),
         ]  # fmt: skip
     env = {**os.environ, "GEECACHE_SECRET": SECRET} if kind == "python-signed" else None
     process = subprocess.Popen(
@@ -122,20 +128,50 @@ def wrk(url: str, duration: int, connections: int) -> float:
     return float(match.group(1))
 
 
-async def round_trips(url: str, count: int, auth: PeerAuth | None = None) -> list[float]:
-    pool = HTTPPool("http://127.0.0.1:1")  # only its pooled client session is used
-    peer = HTTPPeer(url, DEFAULT_BASE_PATH, pool.session, auth)
-    try:
-        for _ in range(200):
-            await peer.get("scores", KEY)
-        times = []
-        for _ in range(count):
-            start = time.perf_counter()
-            await peer.get("scores", KEY)
-            times.append(time.perf_counter() - start)
-        return times
-    finally:
-        await pool.close()
+async def timed(get: Callable[[], Awaitable[bytes]], count: int) -> list[float]:
+    """Seconds of ``count`` sequential ``get()`` calls, after 200 unmeasured ones; each must answer the value."""
+    for _ in range(200):
+        value = await get()
+        if KEY.encode() not in value:
+            raise SystemExit(f"the node answered {value!r} for {KEY}")
+    times = []
+    for _ in range(count):
+        start = time.perf_counter()
+        await get()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+async def client_round_trips(url: str, count: int, rounds: int, auth: PeerAuth | None) -> dict[str, list[float]]:
+    """Round trips to ``url`` with geecache's client, aiohttp and httpx, ``rounds`` interleaved rounds of
+    ``count // rounds`` each."""
+    path = f"{DEFAULT_BASE_PATH}scores/{KEY}"
+    pool = HTTPPool("http://127.0.0.1:1")  # only its per-loop peer client is used
+    peer = HTTPPeer(url, DEFAULT_BASE_PATH, pool.client, auth)
+
+    def decode(body: bytes) -> bytes:
+        message = GetResponse()
+        message.ParseFromString(body)
+        return message.value
+
+    async with aiohttp.ClientSession() as session, httpx.AsyncClient() as client:
+
+        async def with_aiohttp() -> bytes:
+            headers = auth.sign_request("GET", path, b"") if auth else {}
+            async with session.get(url + path, headers=headers) as response:
+                return decode(await response.read())
+
+        async def with_httpx() -> bytes:
+            headers = auth.sign_request("GET", path, b"") if auth else {}
+            return decode((await client.get(url + path, headers=headers)).content)
+
+        gets = {"geecache": lambda: peer.get("scores", KEY), "aiohttp": with_aiohttp, "httpx": with_httpx}
+        times: dict[str, list[float]] = {name: [] for name in gets}
+        for _ in range(rounds):
+            for name, get in gets.items():
+                times[name] += await timed(get, count // rounds)
+    await pool.close()
+    return times
 
 
 def main() -> None:
@@ -143,18 +179,19 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--duration", type=int, default=5)
     parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--round-trips", type=int, default=5000)
+    parser.add_argument("--round-trips", type=int, default=5000, help="per client and node, over --rounds rounds")
     args = parser.parse_args()
     go_binary = build_go_peer()
-    print(header(["aiohttp", "uvicorn", "protobuf"]))
+    print(header(["uvicorn", "granian", "httptools", "aiohttp", "httpx", "protobuf"]))
     print(f"go: {subprocess.run(['go', 'version'], capture_output=True, text=True).stdout.strip()}\n")
     with (
         node("python", go_binary) as python_url,
+        node("python-granian", go_binary) as granian_url,
         node("python-signed", go_binary) as signed_url,
         node("go", go_binary) as go_url,
         node("floor", go_binary) as floor,
     ):
-        urls = {"python": python_url, "go": go_url, "floor": floor}
+        urls = {"python": python_url, "python on granian": granian_url, "go": go_url, "floor": floor}
         target = {name: f"{url}/_groupcache/scores/{KEY}" for name, url in urls.items()}
         rps = interleaved({name: lambda u=u: wrk(u, args.duration, args.connections) for name, u in target.items()},
                           args.rounds)  # fmt: skip
@@ -163,26 +200,30 @@ def main() -> None:
         for name, values in rps.items():
             print(f"| {name} | {median(values):,.0f} | {min(values):,.0f} | {max(values):,.0f} |")
         python, go, floor_rps = median(rps["python"]), median(rps["go"]), median(rps["floor"])
-        print(f"\nPython / Go requests per second: {python / go:.2f}; floor / Go: {floor_rps / go:.2f}; ", end="")
-        print(f"Python / floor: {python / floor_rps:.2f}\n")
+        on_granian = median(rps["python on granian"])
+        print(f"\nPython / Go requests per second: {python / go:.2f} on uvicorn, {on_granian / go:.2f} on granian; ")
+        print(f"floor / Go: {floor_rps / go:.2f}; Python / floor: {python / floor_rps:.2f}\n")
         try:
             import uvloop
 
             run = uvloop.run
         except ImportError:
             run = asyncio.run
-        print("| client round trip to | median µs | p99 µs |")
-        print("|---|---|---|")
+        print("| round trip to | client | median µs | p99 µs |")
+        print("|---|---|---|---|")
         clients = {f"{name} node": (url, None) for name, url in urls.items()}
         clients["python node, signed (cluster secret)"] = (signed_url, PeerAuth(SECRET.encode()))
         medians = {}
         for name, (url, auth) in clients.items():
-            times = sorted(run(round_trips(url, args.round_trips, auth)))
-            p99 = times[int(len(times) * 0.99) - 1]
-            medians[name] = statistics.median(times)
-            print(f"| {name} | {medians[name] * 1e6:.0f} | {p99 * 1e6:.0f} |")
-        signing = medians["python node, signed (cluster secret)"] - medians["python node"]
-        print(f"\nthe cluster secret's cost per round trip (signed - unsigned median): {signing * 1e6:.0f} µs")
+            for client, values in run(client_round_trips(url, args.round_trips, args.rounds, auth)).items():
+                times = sorted(values)
+                medians[name, client] = statistics.median(times)
+                p99 = times[int(len(times) * 0.99) - 1]
+                print(f"| {name} | {client} | {medians[name, client] * 1e6:.0f} | {p99 * 1e6:.0f} |")
+        signing = medians["python node, signed (cluster secret)", "geecache"] - medians["python node", "geecache"]
+        print(
+            f"\nthe cluster secret's cost per round trip (signed - unsigned median, geecache): {signing * 1e6:.0f} µs"
+        )
 
 
 if __name__ == "__main__":

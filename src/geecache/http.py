@@ -19,8 +19,10 @@ take as an answer rather than a failure. The client never follows a redirect: Go
 ``.``) with a redirect to the "cleaned" path, another key, so a redirect is a
 peer failure and the key is loaded here, intact.
 
-Sessions: an aiohttp session belongs to the event loop that made it, so the pool
-keeps one per loop (a node's server loop, ``get_sync``'s loop, a caller's own).
+Clients: peer requests go through ``geecache.client.Client`` (keep-alive HTTP/1.1 on
+httptools; why not aiohttp is in that module). A client belongs to the event loop
+that made it, so the pool keeps one per loop (a node's server loop, ``get_sync``'s
+loop, a caller's own).
 
 Trust (``geecache.auth``): with a cluster secret (``auth=PeerAuth(...)``) every
 peer route, reads included, needs a signed request and every answer is signed; a
@@ -39,16 +41,15 @@ import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, unquote_plus
+from urllib.parse import quote, unquote_plus, urlsplit
 
-import aiohttp
 from google.protobuf.message import DecodeError
-from yarl import URL
 
 import gee
 from geecache import metrics
 from geecache.auth import AuthError, PeerAuth
 from geecache.bounded import check_ttl
+from geecache.client import Client, ClientError
 from geecache.errors import KeyNotFound, PeerError
 from geecache.group import Group
 from geecache.groupcache_pb2 import GetResponse
@@ -82,44 +83,45 @@ class _MinuteRate:
 
 
 class HTTPPeer:
-    """The client side of one peer: keep-alive, pooled connections, timeouts, and signed requests."""
+    """The client side of one peer: keep-alive, pooled connections, timeouts, and signed requests.
+
+    ``client`` gives the running loop's ``Client`` (``HTTPPool.client``)."""
 
     def __init__(
         self,
         base_url: str,
         base_path: str,
-        session: Callable[[], aiohttp.ClientSession],
+        client: Callable[[], Client],
         auth: PeerAuth | None = None,
     ):
-        self.base_url = base_url
-        self.prefix = base_url.rstrip("/") + base_path
-        self._session = session
+        self.base_url = base_url.rstrip("/")
+        parts = urlsplit(self.base_url)
+        self.origin = f"{parts.scheme}://{parts.netloc}"
+        self.prefix = parts.path + base_path  # the path every request target starts with
+        self._client = client
         self.auth = auth
 
-    def url(self, group: str, key: str) -> str:
+    def target(self, group: str, key: str) -> str:
+        """The request target (path) for ``group``/``key``, path-escaped (see the module)."""
         return f"{self.prefix}{quote(group, safe='')}/{quote(key, safe='')}"
 
-    async def _request(self, method: str, url: str, body: bytes | None) -> tuple[int, bytes]:
-        """Send exactly ``url`` (never re-encoded, so the signature covers what the server reads), check the
+    async def _request(self, method: str, target: str, body: bytes | None) -> tuple[int, bytes]:
+        """Send exactly ``target`` (never re-encoded, so the signature covers what the server reads), check the
         answer's signature, and return its status and body."""
-        target = URL(url, encoded=True)
-        headers = self.auth.sign_request(method, target.raw_path_qs, body or b"") if self.auth else {}
+        headers = self.auth.sign_request(method, target, body or b"") if self.auth else {}
         try:
-            request = self._session().request(method, target, data=body, headers=headers, allow_redirects=False)
-            async with request as response:
-                payload = await response.read()
-                status, answer_headers = response.status, response.headers
-        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            raise PeerError(f"peer {self.base_url} did not answer {method} {url}: {exc!r}") from exc
+            answer = await self._client().request(method, self.origin, target, headers, body or b"")
+        except ClientError as exc:
+            raise PeerError(f"peer {self.base_url} did not answer {method} {target}: {exc}") from exc
         if self.auth is not None:
             try:
-                self.auth.verify_answer(headers["x-geecache-nonce"], status, answer_headers, payload)
+                self.auth.verify_answer(headers["x-geecache-nonce"], answer.status, answer.headers, answer.body)
             except AuthError as exc:
-                raise PeerError(f"peer {self.base_url}: {exc} ({method} {url} answered {status})") from exc
-        return status, payload
+                raise PeerError(f"peer {self.base_url}: {exc} ({method} {target} answered {answer.status})") from exc
+        return answer.status, answer.body
 
     async def get(self, group: str, key: str) -> bytes:
-        url = self.url(group, key)
+        url = self.target(group, key)
         status, body = await self._request("GET", url, None)
         if status == 200:
             message = GetResponse()
@@ -134,11 +136,11 @@ class HTTPPeer:
         raise PeerError(f"peer {self.base_url} answered {status} to GET {url}: {text}")
 
     async def set(self, group: str, key: str, value: bytes, ttl: float | None) -> None:
-        url = self.url(group, key) + ("" if ttl is None else f"?ttl={check_ttl(ttl)!r}")
+        url = self.target(group, key) + ("" if ttl is None else f"?ttl={check_ttl(ttl)!r}")
         await self._write("PUT", url, value)
 
     async def remove(self, group: str, key: str) -> None:
-        await self._write("DELETE", self.url(group, key), None)
+        await self._write("DELETE", self.target(group, key), None)
 
     async def _write(self, method: str, url: str, body: bytes | None) -> None:
         if self.auth is None:
@@ -188,8 +190,8 @@ class HTTPPool:
         self.trusted_network = trusted_network and auth is None
         self.ring = Ring(replicas, hash_fn)
         self._peers: dict[str, HTTPPeer] = {}
-        self._sessions: dict[asyncio.AbstractEventLoop, aiohttp.ClientSession] = {}
-        self._sessions_lock = threading.Lock()
+        self._clients: dict[asyncio.AbstractEventLoop, Client] = {}
+        self._clients_lock = threading.Lock()
         self._rates: dict[str, _MinuteRate] = {}
         # The one group registry (groupcache's GetGroup looks in a process-wide map): a node serves the groups
         # registered with its pool, so several nodes, each with a group of the same name, share a process.
@@ -210,7 +212,7 @@ class HTTPPool:
                 "--secret-file or GEECACHE_SECRET), or trusted_network=True for unsigned read-only Go peers"
             )
         ring = Ring(self.replicas, self.hash_fn, cleaned)
-        self._peers = {u: HTTPPeer(u, self.base_path, self.session, self.auth) for u in others}
+        self._peers = {u: HTTPPeer(u, self.base_path, self.client, self.auth) for u in others}
         self.ring = ring
 
     @property
@@ -245,32 +247,29 @@ class HTTPPool:
 
     # ---------------------------------------------------------------- client
 
-    def session(self) -> aiohttp.ClientSession:
-        """The running event loop's client session, made on its first use there."""
+    def client(self) -> Client:
+        """The running event loop's peer client, made on its first use there."""
         loop = asyncio.get_running_loop()
-        with self._sessions_lock:
-            session = self._sessions.get(loop)
-            if session is None or session.closed:
-                for ended in [other for other in self._sessions if other.is_closed()]:
-                    del self._sessions[ended]  # a closed loop took its connections with it
-                connector = aiohttp.TCPConnector(limit=self.max_connections, limit_per_host=self.max_connections)
-                timeout = aiohttp.ClientTimeout(total=self.timeout, connect=self.timeout)
-                session = aiohttp.ClientSession(connector=connector, timeout=timeout, auto_decompress=False)
-                self._sessions[loop] = session
-            return session
+        with self._clients_lock:
+            client = self._clients.get(loop)
+            if client is None or client.closed:
+                for ended in [other for other in self._clients if other.is_closed()]:
+                    del self._clients[ended]  # a closed loop took its connections with it
+                client = self._clients[loop] = Client(self.timeout, self.max_connections)
+            return client
 
     async def close(self) -> None:
-        """At shutdown: close every session, this loop's here, another running loop's on that loop (waiting
-        ``timeout`` at most). A caller done with a loop of its own closes just that loop's session instead:
-        ``await pool.session().close()``."""
+        """At shutdown: close every client, this loop's here, another running loop's on that loop (waiting
+        ``timeout`` at most). A caller done with a loop of its own closes just that loop's client instead:
+        ``await pool.client().close()``."""
         here = asyncio.get_running_loop()
-        with self._sessions_lock:
-            sessions, self._sessions = self._sessions, {}
-        for loop, session in sessions.items():
+        with self._clients_lock:
+            clients, self._clients = self._clients, {}
+        for loop, client in clients.items():
             if loop is here:
-                await session.close()
+                await client.close()
             elif loop.is_running():
-                closing = asyncio.run_coroutine_threadsafe(session.close(), loop)
+                closing = asyncio.run_coroutine_threadsafe(client.close(), loop)
                 await asyncio.wait_for(asyncio.wrap_future(closing), self.timeout)
 
     # ---------------------------------------------------------------- server

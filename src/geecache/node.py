@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import uvicorn
 
 import gee
-from gee.serving import guarded_protocol
+from gee.serving import SERVERS, embedded_granian, guarded_protocol
 from geecache import metrics
 from geecache.auth import SECRET_ENV, PeerAuth, load_secret
 from geecache.bounded import check_ttl
@@ -102,19 +102,48 @@ async def serve(args: argparse.Namespace) -> None:
         raise SystemExit(f"geecache: {exc}") from exc
     pool.register(group)
     address = urlsplit(args.self_url)
-    apps = [(pool.engine(), listen(address.hostname or "127.0.0.1", address.port or 80))]
+    listeners = [(pool.engine(), address.hostname or "127.0.0.1", address.port or 80)]
     if args.api:
         host, _, port = args.api.rpartition(":")
-        apps.append((api_engine(group, pool), listen(host or "127.0.0.1", int(port))))
+        listeners.append((api_engine(group, pool), host or "127.0.0.1", int(port)))
+    if args.server == "granian":
+        await serve_granian(listeners, args)
+    else:
+        await serve_uvicorn(listeners, args)
+
+
+def ready(args: argparse.Namespace) -> None:
+    """The sockets listen, so clients may connect from now on: say so, for scripts and tests."""
+    print(f"geecache node {args.self_url} ready", flush=True)
+    log.info("group %r; peers %s; server %s", args.group, ", ".join(args.peers), args.server)
+
+
+async def serve_uvicorn(listeners: list[tuple[gee.Engine, str, int]], args: argparse.Namespace) -> None:
+    sockets = [listen(host, port) for _, host, port in listeners]
     protocol = guarded_protocol()  # deadlines for headers and bodies, a budget for bodies in flight
     servers = [
-        (uvicorn.Server(uvicorn.Config(app, http=protocol, log_level="warning", access_log=False, lifespan="on")), sock)
-        for app, sock in apps
+        uvicorn.Server(uvicorn.Config(app, http=protocol, log_level="warning", access_log=False, lifespan="on"))
+        for app, _, _ in listeners
     ]
-    # The sockets already listen, so clients may connect from now on: say so, for scripts and tests.
-    print(f"geecache node {args.self_url} ready", flush=True)
-    log.info("group %r; peers %s", args.group, ", ".join(args.peers))
-    await asyncio.gather(*(server.serve(sockets=[sock]) for server, sock in servers))
+    ready(args)
+    await asyncio.gather(*(server.serve(sockets=[sock]) for server, sock in zip(servers, sockets, strict=True)))
+
+
+async def serve_granian(listeners: list[tuple[gee.Engine, str, int]], args: argparse.Namespace) -> None:
+    """granian's embedded servers in this loop: both listeners share this process's group."""
+    servers = [embedded_granian(app, host, port) for app, host, port in listeners]
+    tasks = [asyncio.create_task(server.serve()) for server in servers]
+    await asyncio.sleep(0)  # each server binds its port before its first suspension
+    failed = [task for task in tasks if task.done() and task.exception() is not None]
+    if failed:
+        reason = str(failed[0].exception()).splitlines()[0]  # granian's error carries a Rust backtrace after it
+        raise SystemExit(f"cannot listen: {reason}; pick another --port")
+    ready(args)
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        for server in servers:
+            server.stop()  # type: ignore[no-untyped-call]
 
 
 def peer_auth(secret_file: str | None, trusted_network: bool) -> PeerAuth | None:
@@ -194,6 +223,12 @@ def main(argv: list[str] | None = None) -> None:
         "--negative-ttl", type=seconds_or_zero, default=30.0, help="seconds a not-found is remembered (0: not at all)"
     )
     node.add_argument("--timeout", type=seconds, default=2.0, help="seconds to wait for a peer")
+    node.add_argument(
+        "--server",
+        choices=SERVERS,
+        default="uvicorn",
+        help="HTTP server: uvicorn with gee's guarded protocol, or granian (faster; see gee.serving)",
+    )
     add_trust_arguments(node)
     args = parser.parse_args(argv)
     if args.self_url.rstrip("/") not in args.peers:

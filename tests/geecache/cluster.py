@@ -27,8 +27,10 @@ class NodeProcess(ReadyProcess):
         group: str = "scores",
         delay: float = 0.0,
         trusted: bool = False,
+        server: str = "uvicorn",
     ):
         self.url = self_url
+        self.server = server
         self.peers = peers
         self.api = f"http://127.0.0.1:{api_port}"
         self.group = group
@@ -46,6 +48,7 @@ class NodeProcess(ReadyProcess):
             "--app-dir", str(HERE),
             "--api", self.api.removeprefix("http://"),
             "--timeout", "1",
+            "--server", self.server,
             *(["--trusted-network"] if self.trusted else []),
         ]  # fmt: skip
         env = {**os.environ, "GETTER_DELAY": str(self.delay)}
@@ -59,10 +62,20 @@ class NodeProcess(ReadyProcess):
 
 @contextmanager
 def python_cluster(
-    size: int, delay: float = 0.0, extra_peers: list[str] | None = None, trusted: bool = False
+    size: int,
+    delay: float = 0.0,
+    extra_peers: list[str] | None = None,
+    trusted: bool = False,
+    servers: list[str] | None = None,
 ) -> Iterator[list[NodeProcess]]:
-    """``size`` nodes signing with ``SECRET``, or unsigned read-only ones (``trusted``, for Go peers)."""
+    """``size`` nodes signing with ``SECRET``, or unsigned read-only ones (``trusted``, for Go peers); node ``i``
+    runs on ``servers[i]`` (default: uvicorn for all)."""
     urls = [f"http://127.0.0.1:{free_port()}" for _ in range(size)]
     peers = urls + (extra_peers or [])
-    with running([NodeProcess(url, peers, free_port(), delay=delay, trusted=trusted) for url in urls]) as nodes:
+    kinds = servers or ["uvicorn"] * size
+    processes = [
+        NodeProcess(url, peers, free_port(), delay=delay, trusted=trusted, server=kind)
+        for url, kind in zip(urls, kinds, strict=True)
+    ]
+    with running(processes) as nodes:
         yield nodes

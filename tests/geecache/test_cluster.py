@@ -6,6 +6,7 @@ import asyncio
 import random
 
 import httpx
+import pytest
 
 from geecache import Ring
 
@@ -25,9 +26,10 @@ async def ask_all(requests: list[tuple[str, str]], concurrency: int) -> list[htt
         return await asyncio.gather(*(one(api, key) for api, key in requests))
 
 
-def test_cold_keys_are_loaded_exactly_once_in_the_whole_cluster():
+@pytest.mark.parametrize("servers", [None, ["granian", "uvicorn", "granian"]], ids=["uvicorn", "granian-and-uvicorn"])
+def test_cold_keys_are_loaded_exactly_once_in_the_whole_cluster(servers):
     keys = [f"cold-{i}" for i in range(20)]
-    with python_cluster(3, delay=0.05) as nodes:
+    with python_cluster(3, delay=0.05, servers=servers) as nodes:
         requests = [(random.choice(nodes).api, key) for key in keys for _ in range(10)]
         random.shuffle(requests)
         responses = asyncio.run(ask_all(requests, concurrency=200))
@@ -87,3 +89,22 @@ def test_missing_keys_are_404_and_the_node_keeps_serving():
         owner_loads = sum(n.stats()["counters"]["not_found"] for n in nodes)
         assert owner_loads >= 1
         assert sum(n.stats()["counters"]["negative_hits"] for n in nodes) >= 1
+
+
+@pytest.mark.parametrize("server", ["uvicorn", "granian"])
+def test_a_node_on_a_taken_port_says_so_and_exits(server):
+    import socket
+    import subprocess
+    import sys
+
+    from tests.geecache.cluster import HERE
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        url = f"http://127.0.0.1:{taken.getsockname()[1]}"
+        command = [sys.executable, "-m", "geecache", "node", "--self", url, "--peers", url, "--group", "g"]
+        command += ["--getter", "cluster_getter:get_value", "--app-dir", str(HERE), "--server", server]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith("cannot listen") and "pick another --port" in result.stderr

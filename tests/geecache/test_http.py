@@ -65,7 +65,7 @@ class Node:
         try:
             return (await self.group.get(key)).bytes()
         finally:
-            await self.pool.session().close()  # this loop's session; other threads' loops keep theirs
+            await self.pool.client().close()  # this loop's client; other threads' loops keep theirs
 
     def run(self, coroutine) -> None:  # type: ignore[no-untyped-def]
         """Run a coroutine of this node's group (a write) on a loop of its own, as a client thread would."""
@@ -74,7 +74,7 @@ class Node:
             try:
                 await coroutine
             finally:
-                await self.pool.session().close()
+                await self.pool.client().close()
 
         asyncio.run(main())
 
