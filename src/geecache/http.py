@@ -327,9 +327,9 @@ class HTTPPool:
         group_part, slash, key_part = raw.partition("/")
         if not slash:
             raise gee.HTTPError(400, f"bad request: expected {self.base_path}<group>/<key>, got {c.raw_path[:100]}")
-        try:
-            name = unquote_plus(group_part, errors="strict")
-            key = unquote_plus(key_part, errors="strict")
+        try:  # most names need no unescaping: skip the call for them
+            name = unquote_plus(group_part, errors="strict") if "%" in group_part or "+" in group_part else group_part
+            key = unquote_plus(key_part, errors="strict") if "%" in key_part or "+" in key_part else key_part
         except UnicodeDecodeError as exc:
             raise gee.HTTPError(400, f"bad request: group or key is not percent-encoded UTF-8: {exc}") from exc
         group = self.groups.get(name)
