@@ -38,6 +38,7 @@ from mario.sampler import DEFAULT_TEMPERATURE, GenerationError, generate, reques
 from mario.tiles import to_text
 
 TEMPLATES = Templates(str(Path(__file__).resolve().parent / "templates"))
+STATIC = Path(__file__).resolve().parent / "static"
 EXAMPLE = "many pipes, some enemies, little blocks, low elevation"
 # Generation is mostly Python holding the GIL, so more threads add no throughput, only latency for the event
 # loop; two keep one long level from holding up every short one, and eight waiting are a few seconds' work.
@@ -136,7 +137,13 @@ def _level_page(ask: Ask, values: dict[str, Any]) -> bytes:
     report = _report(ask)
     shown = report.marked if ask.path else report.rows
     image = base64.b64encode(png_bytes(shown)).decode("ascii")
-    return TEMPLATES.render("mario.html", {**values, "report": report, "image": image, "text": to_text(shown)}).encode()
+    play = {  # what play.js needs: the level, the agent's path as [column, row] cells, the picture without it
+        "rows": list(report.rows),
+        "path": [[col, row] for row, line in enumerate(report.marked) for col, tile in enumerate(line) if tile == "x"],
+        "image": "data:image/png;base64," + base64.b64encode(png_bytes(report.rows)).decode("ascii"),
+    }
+    values = {**values, "report": report, "image": image, "text": to_text(shown), "play": play}
+    return TEMPLATES.render("mario.html", values).encode()
 
 
 _REFUSED = (PromptError, GenerationError, ModelMissing, GeneratorBusy)
@@ -219,6 +226,7 @@ def register(
     g.get("/", page)  # /mario/
     g.get("/level.png", level_png)
     g.get("/level.json", level_json)
+    g.static_file("/play.js", str(STATIC / "play.js"))
     return g
 
 
