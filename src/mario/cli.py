@@ -31,7 +31,9 @@ def _train(args: argparse.Namespace) -> int:
     from mario.model import GPTConfig
     from mario.train import TrainConfig, train
 
-    cfg = GPTConfig(context_columns=args.context_columns, n_layer=args.layers, n_embd=args.width)
+    cfg = GPTConfig(
+        context_columns=args.context_columns, n_layer=args.layers, n_embd=args.width, position=args.position
+    )
     tc = TrainConfig(
         steps=args.steps, batch_size=args.batch_size, max_minutes=args.minutes, lr=args.lr, threads=args.threads
     )
@@ -111,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--context-columns", type=int, default=32)
     p.add_argument("--layers", type=int, default=4)
     p.add_argument("--width", type=int, default=128)
+    p.add_argument("--position", choices=("absolute", "factorized"), default="absolute")
     p.add_argument("--threads", type=int, default=1, help="torch threads; 1 holds up best on a shared machine")
     p.add_argument("--resume", action="store_true")
     p.add_argument("--export", default=None, help="copy model.npz and thresholds.json here (src/mario/assets)")

@@ -33,6 +33,7 @@ class GPTConfig:
     prompt_dim: int = 384
     vocab_size: int = VOCAB_SIZE
     dropout: float = 0.1
+    position: str = "absolute"  # "absolute": one embedding per token position; "factorized": row + column
 
     @property
     def block_size(self) -> int:
@@ -102,7 +103,11 @@ class MarioGPT(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.wte = nn.Embedding(cfg.vocab_size, cfg.n_embd)
-        self.wpe = nn.Embedding(cfg.block_size, cfg.n_embd)
+        if cfg.position == "factorized":
+            self.row_embedding = nn.Embedding(HEIGHT, cfg.n_embd)
+            self.column_embedding = nn.Embedding(cfg.context_columns, cfg.n_embd)
+        else:
+            self.wpe = nn.Embedding(cfg.block_size, cfg.n_embd)
         mean = torch.zeros(cfg.prompt_dim) if prompt_mean is None else torch.as_tensor(prompt_mean, dtype=torch.float32)
         self.register_buffer("prompt_mean", mean)
         self.register_buffer("prompt_scale", torch.as_tensor(np.asarray(prompt_scale, dtype=np.float32)))
@@ -134,16 +139,23 @@ class MarioGPT(nn.Module):
         t = idx.shape[1]
         if t > self.cfg.block_size:
             raise ValueError(f"{t} tokens exceed the context of {self.cfg.block_size}; slide the window")
-        pos = torch.arange(t, device=idx.device)
-        x = self.wte(idx) + self.wpe(pos)
+        x = self.wte(idx) + self.positions()[:t]
         memory = self.memory_tokens(prompt)
         for block in self.blocks:
             x = block(x, memory)
         return F.linear(self.ln_f(x), self.wte.weight)
 
+    def positions(self) -> torch.Tensor:
+        """The position embeddings (block_size, n_embd): learned per position, or row + column."""
+        if self.cfg.position == "factorized":
+            rows = self.row_embedding.weight.repeat(self.cfg.context_columns, 1)
+            return rows + self.column_embedding.weight.repeat_interleave(HEIGHT, dim=0)
+        return self.wpe.weight
+
     def export(self, path: Path, *, dtype: str = "float16") -> Path:
-        """Write the weights as a .npz that ``mario.sampler`` reads without torch."""
+        """Write the weights as a .npz that ``mario.sampler`` reads without torch (positions as one table)."""
         arrays = {k: v.detach().cpu().numpy().astype(dtype) for k, v in self.state_dict().items()}
+        arrays["wpe.weight"] = self.positions().detach().cpu().numpy().astype(dtype)
         arrays["prompt_mean"] = self.prompt_mean.cpu().numpy().astype(np.float32)
         arrays["prompt_scale"] = self.prompt_scale.cpu().numpy().astype(np.float32)
         np.savez_compressed(path, config=np.array(self.cfg.to_json()), **arrays)
