@@ -32,20 +32,29 @@ def _train(args: argparse.Namespace) -> int:
     from mario.train import TrainConfig, train
 
     cfg = GPTConfig(
-        context_columns=args.context_columns, n_layer=args.layers, n_embd=args.width, position=args.position
+        context_columns=args.context_columns,
+        n_layer=args.layers,
+        n_embd=args.width,
+        position=args.position,
+        neighbour=args.neighbour,
     )
     tc = TrainConfig(
-        steps=args.steps, batch_size=args.batch_size, max_minutes=args.minutes, lr=args.lr, threads=args.threads
+        steps=args.steps,
+        batch_size=args.batch_size,
+        max_minutes=args.minutes,
+        lr=args.lr,
+        threads=args.threads,
+        device=args.device,
     )
     train(Path(args.out), cfg, tc, resume=args.resume, export=Path(args.export) if args.export else None)
     return 0
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from mario.levelinfo import describe
+    from mario.levelinfo import generate_level
     from mario.prompts import PromptError, parse
     from mario.render import has_tiles, render
-    from mario.sampler import GenerationError, generate, request_from_strings
+    from mario.sampler import GenerationError, request_from_strings
     from mario.tiles import to_text
 
     try:
@@ -54,8 +63,8 @@ def _generate(args: argparse.Namespace) -> int:
     except (PromptError, GenerationError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    rows = generate(prompt, columns, temperature=temperature, seed=seed)
-    report = describe(prompt, rows)
+    report = generate_level(prompt, columns, temperature=temperature, seed=seed, candidates=args.candidates)
+    rows = report.rows
     stem = Path(args.out)
     stem.parent.mkdir(parents=True, exist_ok=True)
     txt, png = stem.with_suffix(".txt"), stem.with_suffix(".png")
@@ -76,7 +85,11 @@ def _evaluate(args: argparse.Namespace) -> int:
     from mario.evaluate import evaluate
 
     figures = evaluate(
-        levels_per_prompt=args.levels_per_prompt, columns=args.columns, seed=args.seed, temperature=args.temperature
+        levels_per_prompt=args.levels_per_prompt,
+        columns=args.columns,
+        seed=args.seed,
+        temperature=args.temperature,
+        candidates=args.candidates,
     )
     text = json.dumps(figures, indent=2)
     if args.out:
@@ -106,15 +119,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train the GPT on CPU (needs the ml extra and `python -m mario prepare`)")
     p.add_argument("--out", default="runs/mario")
-    p.add_argument("--steps", type=int, default=1500)
-    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--steps", type=int, default=100_000, help="at most; --minutes usually ends the run first")
+    p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--minutes", type=float, default=20.0, help="stop after this much wall time")
-    p.add_argument("--context-columns", type=int, default=32)
+    p.add_argument("--minutes", type=float, default=30.0, help="stop after this much wall time")
+    p.add_argument("--context-columns", type=int, default=16)
     p.add_argument("--layers", type=int, default=4)
     p.add_argument("--width", type=int, default=128)
-    p.add_argument("--position", choices=("absolute", "factorized"), default="absolute")
-    p.add_argument("--threads", type=int, default=1, help="torch threads; 1 holds up best on a shared machine")
+    p.add_argument("--position", choices=("factorized", "absolute"), default="factorized")
+    p.add_argument(
+        "--neighbour",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="feed the tile left of the next one as an input (default: on)",
+    )
+    p.add_argument("--threads", type=int, default=2, help="torch threads on CPU")
+    p.add_argument("--device", default="cpu", help="torch device: cpu, or cuda for a GPU run")
     p.add_argument("--resume", action="store_true")
     p.add_argument("--export", default=None, help="copy model.npz and thresholds.json here (src/mario/assets)")
     p.set_defaults(func=_train)
@@ -127,6 +147,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="mario-level", help="path stem: writes STEM.txt and STEM.png")
     p.add_argument("--path", action="store_true", help="draw the agent's path ('x') in the outputs")
     p.add_argument("--show", action="store_true", help="print the level (with its path) to stdout")
+    p.add_argument(
+        "--candidates", type=int, default=4, choices=range(1, 17), metavar="1-16",
+        help="levels drawn; the first playable one measuring as asked is kept (default 4; 1: the model alone)",
+    )  # fmt: skip
     p.set_defaults(func=_generate)
 
     p = sub.add_parser("evaluate", help="prompt adherence, playability, novelty and tile accuracy")
@@ -134,6 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--columns", type=int, default=48)
     p.add_argument("--temperature", type=float, default=0.8)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--candidates", type=int, default=4, help="levels drawn per prompt for the served figures")
     p.add_argument("--out", default="runs/mario/eval.json")
     p.set_defaults(func=_evaluate)
 

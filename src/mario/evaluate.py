@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from mario import agent, data
+from mario.levelinfo import CANDIDATES, Report, best, describe
 from mario.prepare import load_full_level
 from mario.prompts import Prompt, all_prompts, embedding_table
 from mario.sampler import DEFAULT_TEMPERATURE, NumpyGPT, default_model, generate_many
@@ -80,7 +81,10 @@ def novelty(levels: Sequence[Level], training: Level, stride: int = 2) -> dict[s
 
 
 def tile_accuracy(model: NumpyGPT, rows: Level, thresholds: data.Thresholds, batch: int = 16) -> dict[str, float]:
-    """Teacher-forced next-tile accuracy on validation windows, over targets that are not air (as the paper)."""
+    """Teacher-forced next-tile accuracy on validation windows, over targets that are not air (as the paper), beside
+    the baseline that repeats the tile one column back (same row): both over the targets after each window's first
+    column, where the baseline has a column to copy. ``on_changed_tiles`` is the model's accuracy where the tile
+    differs from the one a column back, where the baseline is always wrong."""
     from mario.prompts import from_attributes
 
     cfg = model.cfg
@@ -88,53 +92,70 @@ def tile_accuracy(model: NumpyGPT, rows: Level, thresholds: data.Thresholds, bat
     tokens = encode(rows)
     starts = data.window_starts(width(rows), span, validation=True, stride=4)
     table = embedding_table()
-    correct = total = copy_correct = copy_total = 0
+    correct = copied = total = changed = changed_correct = 0
     for i in range(0, len(starts), batch):
         chunk = starts[i : i + batch]
         seqs = np.stack([tokens[s * HEIGHT : s * HEIGHT + cfg.block_size + 1] for s in chunk])
         labels = [data.measure([r[s : s + cfg.context_columns] for r in rows], thresholds) for s in chunk]
         vecs = table[[from_attributes(words).index for words in labels]]
-        pred = model.forward(seqs[:, :-1], vecs).argmax(-1)
-        target = seqs[:, 1:]
+        pred = model.forward(seqs[:, :-1], vecs).argmax(-1)[:, HEIGHT - 1 :]
+        target = seqs[:, HEIGHT:]  # targets with a column to their left in the window
+        left = seqs[:, : seqs.shape[1] - HEIGHT]  # the token HEIGHT back: same row, a column to the left
         solid = target != TILES.index(AIR)
         correct += int(((pred == target) & solid).sum())
+        copied += int(((left == target) & solid).sum())
         total += int(solid.sum())
-        # Baseline: repeat the tile one column back (same row), a strong guess in Mario levels.
-        t = target.shape[1]
-        copy = seqs[:, : t + 1 - HEIGHT]
-        later = solid[:, HEIGHT - 1 :]
-        copy_correct += int(((copy == target[:, HEIGHT - 1 :]) & later).sum())
-        copy_total += int(later.sum())
+        differs = solid & (left != target)
+        changed += int(differs.sum())
+        changed_correct += int(((pred == target) & differs).sum())
     return {
         "nonair_accuracy": round(correct / max(total, 1), 4),
-        "copy_previous_column_baseline": round(copy_correct / max(copy_total, 1), 4),
+        "copy_previous_column_baseline": round(copied / max(total, 1), 4),
+        "on_changed_tiles": round(changed_correct / max(changed, 1), 4),
         "nonair_targets": total,
         "windows": len(starts),
     }
 
 
 def evaluate(
-    levels_per_prompt: int = 1, columns: int = 48, seed: int = 0, temperature: float = DEFAULT_TEMPERATURE
+    levels_per_prompt: int = 1,
+    columns: int = 48,
+    seed: int = 0,
+    temperature: float = DEFAULT_TEMPERATURE,
+    candidates: int = CANDIDATES,
 ) -> dict[str, object]:
+    """The figures of the model alone (the first candidate of each prompt) and of the levels served (the ``best`` of
+    ``candidates``, as ``levelinfo.generate_level`` chooses)."""
     started = time.monotonic()
     model = default_model()
     thresholds = data.Thresholds.load()
     rows = strip_path(load_full_level())
     grid = [q for q in all_prompts() for _ in range(levels_per_prompt)]
-    levels: list[Level] = []
-    for i in range(0, len(grid), 64):
-        levels += generate_many(grid[i : i + 64], columns, temperature=temperature, seed=seed + i, model=model)
-    results = [agent.find_path(level) for level in levels]
+    asked = [q for q in grid for _ in range(candidates)]
+    drawn: list[Level] = []
+    for i in range(0, len(asked), 64):
+        drawn += generate_many(asked[i : i + 64], columns, temperature=temperature, seed=seed + i, model=model)
+    reports = [describe(q, level, thresholds) for q, level in zip(asked, drawn, strict=True)]
+    alone = reports[::candidates]
+    served = [best(reports[i : i + candidates]) for i in range(0, len(reports), candidates)]
     real = data.windows(rows, columns, validation=False, stride=columns)
+
+    def figures(chosen: list[Report]) -> dict[str, object]:
+        levels = [r.rows for r in chosen]
+        return {
+            "adherence": adherence(grid, levels, thresholds),
+            "playability": round(float(np.mean([r.playable for r in chosen])), 3),
+            "novelty": novelty(levels, rows),
+        }
+
     return {
-        "levels": len(levels),
+        "levels": len(grid),
         "temperature": temperature,
         "columns": columns,
         "prompts": len(all_prompts()),
-        "adherence": adherence(grid, levels, thresholds),
-        "playability": round(float(np.mean([r.playable for r in results])), 3),
+        "model_alone": figures(alone),
+        f"served_best_of_{candidates}": figures(served),
         "playability_of_training_windows": round(float(np.mean([agent.is_playable(w) for w in real])), 3),
-        "novelty": novelty(levels, rows),
         "novelty_of_validation_windows": novelty(data.windows(rows, columns, validation=True, stride=8), rows),
         "tiles": tile_accuracy(model, rows, thresholds),
         "seconds": round(time.monotonic() - started, 1),

@@ -6,6 +6,12 @@ feeds its frozen BART encoder's output to DistilGPT2. The embeddings of the 128 
 parallel (cosine 0.97-0.99), so each of their 384 dimensions is standardised over the 128 prompts before the
 projection: what is left is only what tells prompts apart, at unit scale. ``mario.sampler`` runs the same
 forward pass in numpy.
+
+Two inputs make the level's grid explicit (docs/mario.md measures both). Positions are a row embedding plus a
+column embedding (``position="factorized"``) rather than one learned vector per token: row ``i`` is then the same
+vector in every column from the first step of training. And each position also gets the embedding of the tile
+left of the one it predicts (``neighbour``: the token ``HEIGHT - 1`` back, the same row a column earlier; a
+column's tiles mostly repeat the column before), which a network otherwise has to find by attention.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from mario.tiles import HEIGHT, VOCAB_SIZE
 
 @dataclass(frozen=True)
 class GPTConfig:
-    context_columns: int = 24
+    context_columns: int = 16
     n_layer: int = 4
     n_head: int = 4
     n_embd: int = 128
@@ -33,7 +39,8 @@ class GPTConfig:
     prompt_dim: int = 384
     vocab_size: int = VOCAB_SIZE
     dropout: float = 0.1
-    position: str = "absolute"  # "absolute": one embedding per token position; "factorized": row + column
+    position: str = "factorized"  # "factorized": row + column embeddings; "absolute": one per token position
+    neighbour: bool = True  # add the embedding of the tile left of the next one (same row, a column back)
 
     @property
     def block_size(self) -> int:
@@ -93,6 +100,13 @@ class Block(nn.Module):
         return x + F.dropout(mlp, self.dropout, self.training)
 
 
+def left_neighbours(idx: torch.Tensor, missing: int) -> torch.Tensor:
+    """For each position t of (B, T) tokens, the token left of the one at t + 1: t + 1 - HEIGHT, or ``missing``."""
+    out = torch.full_like(idx, missing)
+    out[:, HEIGHT - 1 :] = idx[:, : idx.shape[1] - HEIGHT + 1]
+    return out
+
+
 class MarioGPT(nn.Module):
     prompt_mean: torch.Tensor
     prompt_scale: torch.Tensor
@@ -108,6 +122,8 @@ class MarioGPT(nn.Module):
             self.column_embedding = nn.Embedding(cfg.context_columns, cfg.n_embd)
         else:
             self.wpe = nn.Embedding(cfg.block_size, cfg.n_embd)
+        if cfg.neighbour:  # index vocab_size: no column to the left within the window
+            self.neighbour_embedding = nn.Embedding(cfg.vocab_size + 1, cfg.n_embd)
         mean = torch.zeros(cfg.prompt_dim) if prompt_mean is None else torch.as_tensor(prompt_mean, dtype=torch.float32)
         self.register_buffer("prompt_mean", mean)
         self.register_buffer("prompt_scale", torch.as_tensor(np.asarray(prompt_scale, dtype=np.float32)))
@@ -140,6 +156,8 @@ class MarioGPT(nn.Module):
         if t > self.cfg.block_size:
             raise ValueError(f"{t} tokens exceed the context of {self.cfg.block_size}; slide the window")
         x = self.wte(idx) + self.positions()[:t]
+        if self.cfg.neighbour:
+            x = x + self.neighbour_embedding(left_neighbours(idx, self.cfg.vocab_size))
         memory = self.memory_tokens(prompt)
         for block in self.blocks:
             x = block(x, memory)

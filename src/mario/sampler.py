@@ -46,6 +46,7 @@ class Config:
     n_memory: int
     prompt_dim: int
     vocab_size: int
+    neighbour: bool = False
 
     @property
     def block_size(self) -> int:
@@ -78,6 +79,7 @@ class Cache:
     keys: list[Array]
     values: list[Array]
     memory: list[tuple[Array, Array]]  # cross-attention keys and values of the prompts, per layer
+    tokens: npt.NDArray[np.int64]  # the window's tokens so far (batch, block_size)
     length: int = 0
 
 
@@ -96,7 +98,7 @@ class NumpyGPT:
         with np.load(p) as z:
             d = json.loads(str(z["config"]))
             arrays = {k: z[k].astype(np.float32) for k in z.files if k != "config"}
-        cfg = Config(**{k: d[k] for k in Config.__dataclass_fields__})
+        cfg = Config(**{k: d[k] for k in Config.__dataclass_fields__ if k in d})
         return cls(arrays, cfg)
 
     def _linear(self, x: Array, name: str) -> Array:
@@ -134,7 +136,7 @@ class NumpyGPT:
         shape = (len(e), cfg.n_head, cfg.block_size, self.head_dim)
         keys = [np.zeros(shape, np.float32) for _ in range(cfg.n_layer)]
         values = [np.zeros(shape, np.float32) for _ in range(cfg.n_layer)]
-        return Cache(keys, values, memory)
+        return Cache(keys, values, memory, np.zeros((len(e), cfg.block_size), np.int64))
 
     def run(self, tokens: npt.NDArray[np.int64], cache: Cache) -> Array:
         """Feed tokens (B, T) that follow those in the cache; returns their logits (B, T, vocab)."""
@@ -144,6 +146,11 @@ class NumpyGPT:
         if t0 + n > cfg.block_size:
             raise GenerationError(f"{t0 + n} tokens exceed the context of {cfg.block_size}; slide the window")
         x = self.w["wte.weight"][tokens] + self.w["wpe.weight"][t0 : t0 + n]
+        cache.tokens[:, t0 : t0 + n] = tokens
+        if cfg.neighbour:  # the tile left of the next one: HEIGHT - 1 tokens back, or "none" in the first column
+            back = np.arange(t0, t0 + n) - (HEIGHT - 1)
+            left = np.where(back >= 0, cache.tokens[:, np.maximum(back, 0)], cfg.vocab_size)
+            x = x + self.w["neighbour_embedding.weight"][left]
         scale = 1.0 / math.sqrt(self.head_dim)
         causal = np.triu(np.full((n, t0 + n), -np.inf, np.float32), k=t0 + 1)
         for i in range(cfg.n_layer):

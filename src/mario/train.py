@@ -37,6 +37,7 @@ class TrainConfig:
     max_minutes: float = 18.0
     seed: int = 0
     threads: int = 2
+    device: str = "cpu"  # "cuda" for the larger run a GPU allows (docs/mario.md)
 
 
 @dataclass
@@ -68,10 +69,11 @@ def build_split(
 def evaluate(model: MarioGPT, split: Split, batch: int = 32) -> dict[str, float]:
     """Validation loss and next-tile accuracy on non-air targets (the paper's tile-prediction figure)."""
     model.eval()
+    device = next(model.parameters()).device
     losses, correct, total = [], 0, 0
     for i in range(0, len(split.tokens), batch):
-        seq = split.tokens[i : i + batch]
-        logits = model(seq[:, :-1], split.prompts[i : i + batch])
+        seq = split.tokens[i : i + batch].to(device)
+        logits = model(seq[:, :-1], split.prompts[i : i + batch].to(device))
         target = seq[:, 1:]
         losses.append(F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1)).item() * len(seq))
         solid = target != 0
@@ -103,7 +105,7 @@ def train(
     val_split = build_split(rows, cfg, thresholds, table, validation=True, stride=4)
     mean = table.mean(axis=0)
     scale = table.std(axis=0) + 1e-3  # per dimension: the prompts differ in a few directions only
-    model = MarioGPT(cfg, prompt_mean=mean, prompt_scale=scale)
+    model = MarioGPT(cfg, prompt_mean=mean, prompt_scale=scale).to(tc.device)
     decay = [p for p in model.parameters() if p.dim() >= 2]
     no_decay = [p for p in model.parameters() if p.dim() < 2]
     opt = torch.optim.AdamW(
@@ -111,7 +113,7 @@ def train(
     )
     step, best = 0, math.inf
     if resume and (out / "last.pt").exists():
-        state = torch.load(out / "last.pt", weights_only=False)
+        state = torch.load(out / "last.pt", weights_only=False, map_location=tc.device)
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
         step, best = state["step"], state["best"]
@@ -132,8 +134,8 @@ def train(
         for group in opt.param_groups:
             group["lr"] = lr
         idx = torch.as_tensor(rng.integers(0, len(train_split.tokens), tc.batch_size))
-        seq = train_split.tokens[idx]
-        logits = model(seq[:, :-1], train_split.prompts[idx])
+        seq = train_split.tokens[idx].to(tc.device)
+        logits = model(seq[:, :-1], train_split.prompts[idx].to(tc.device))
         loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), seq[:, 1:].reshape(-1))
         opt.zero_grad(set_to_none=True)
         loss.backward()

@@ -31,10 +31,10 @@ from urllib.parse import urlencode
 
 import gee
 from gee.templates import Templates
-from mario.levelinfo import Report, describe
+from mario.levelinfo import Report, generate_level
 from mario.prompts import Prompt, PromptError, parse
 from mario.render import has_tiles, png_bytes
-from mario.sampler import DEFAULT_TEMPERATURE, GenerationError, generate, request_from_strings
+from mario.sampler import DEFAULT_TEMPERATURE, GenerationError, request_from_strings
 from mario.tiles import to_text
 
 TEMPLATES = Templates(str(Path(__file__).resolve().parent / "templates"))
@@ -121,10 +121,9 @@ def _ask(c: gee.Context) -> Ask:
 
 def _report(ask: Ask) -> Report:
     try:
-        rows = generate(ask.prompt, ask.columns, temperature=ask.temperature, seed=ask.seed)
+        return generate_level(ask.prompt, ask.columns, temperature=ask.temperature, seed=ask.seed)
     except FileNotFoundError as exc:
         raise ModelMissing(str(exc)) from exc
-    return describe(ask.prompt, rows)
 
 
 def _level_png(ask: Ask) -> tuple[Report, bytes]:

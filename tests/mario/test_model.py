@@ -9,10 +9,22 @@ from mario.model import GPTConfig, MarioGPT  # noqa: E402
 from mario.sampler import NumpyGPT  # noqa: E402
 
 
-@pytest.fixture
-def pair(tmp_path):
+@pytest.fixture(
+    params=[("factorized", True), ("factorized", False), ("absolute", False)], ids=lambda p: f"{p[0]}-{p[1]}"
+)
+def pair(request, tmp_path):
     torch.manual_seed(0)
-    cfg = GPTConfig(context_columns=3, n_layer=2, n_head=2, n_embd=16, n_memory=2, dropout=0.0)
+    position, neighbour = request.param
+    cfg = GPTConfig(
+        context_columns=3,
+        n_layer=2,
+        n_head=2,
+        n_embd=16,
+        n_memory=2,
+        dropout=0.0,
+        position=position,
+        neighbour=neighbour,
+    )
     scale = np.linspace(0.5, 1.5, 384)
     model = MarioGPT(cfg, prompt_mean=np.linspace(-0.1, 0.1, 384), prompt_scale=scale).eval()
     with torch.no_grad():
