@@ -3,8 +3,8 @@ choice among candidates that they serve.
 
 ``generate_level`` draws ``candidates`` levels for the prompt in one batch and serves the first that the agent
 can play and that measures as asked, else the best of them (playable first, then the most attributes as asked):
-a check the service can afford (four 64-column levels cost about what one does, batched) that the model alone
-does not make. docs/mario.md gives the figures with one candidate (the model as trained) and with four.
+a check the model alone does not make, for the price of a batch (four levels drawn together cost a few times one,
+not four: docs/mario.md). docs/mario.md gives the figures with one candidate (the model as trained) and with four.
 """
 
 from __future__ import annotations
