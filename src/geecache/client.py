@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import re
 import ssl
 from dataclasses import dataclass, field
 from typing import cast
@@ -29,6 +30,8 @@ from urllib.parse import urlsplit
 import httptools
 
 DEFAULT_MAX_ANSWER_BYTES = 64 << 20
+_TOKEN_SAFE = re.compile(r"[!-~]+").fullmatch  # method and target: visible ASCII, no space, no CR or LF
+_FIELD_SAFE = re.compile(r"[ -~]*").fullmatch  # header names and values: printable ASCII, no CR or LF
 
 
 class ClientError(Exception):
@@ -145,8 +148,8 @@ class _Connection(asyncio.Protocol):
 class _Peer:
     """The connections to one origin: idle ones to reuse, and a bound on how many are open."""
 
-    def __init__(self, host: str, port: int, tls: ssl.SSLContext | None, max_connections: int) -> None:
-        self.host, self.port, self.tls = host, port, tls
+    def __init__(self, host: str, port: int, netloc: str, tls: ssl.SSLContext | None, max_connections: int) -> None:
+        self.host, self.port, self.netloc, self.tls = host, port, netloc, tls
         self.idle: collections.deque[_Connection] = collections.deque()
         self.slots = asyncio.Semaphore(max_connections)
 
@@ -188,15 +191,19 @@ class Client:
         Raises:
             ClientError: no answer within ``timeout``, a refused or lost connection, a malformed answer, or one
                 over ``max_answer_bytes``.
+            ValueError: a target or header that would not be one line of ASCII (it could smuggle a request).
         """
         if asyncio.get_running_loop() is not self.loop:
             raise RuntimeError("a geecache Client serves the event loop it was made on; make one per loop")
         if self._closed:
             raise ClientError("the client is closed")
         peer = self._peers.get(origin) or self._peer(origin)
-        lines = [f"{method} {target} HTTP/1.1", f"host: {peer.host}:{peer.port}", f"content-length: {len(body)}"]
-        lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
-        request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+        fields = (headers or {}).items()
+        if not _TOKEN_SAFE(method + target) or not all(_FIELD_SAFE(name + value) for name, value in fields):
+            raise ValueError(f"{method} {target!r}: the target and headers must be printable ASCII on one line")
+        lines = [f"{method} {target} HTTP/1.1", f"host: {peer.netloc}", f"content-length: {len(body)}"]
+        lines += [f"{name}: {value}" for name, value in fields]
+        request = ("\r\n".join(lines) + "\r\n\r\n").encode("ascii") + body
         try:
             async with asyncio.timeout(self.timeout):
                 async with peer.slots:
@@ -239,11 +246,11 @@ class Client:
 
     def _peer(self, origin: str) -> _Peer:
         parts = urlsplit(origin)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ClientError(f"{origin!r} is not an http:// or https:// origin")
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.username or parts.password:
+            raise ClientError(f"{origin!r} is not an http:// or https:// origin (host and port, no user)")
         tls = ssl.create_default_context() if parts.scheme == "https" else None
         port = parts.port or (443 if tls else 80)
-        peer = self._peers[origin] = _Peer(parts.hostname, port, tls, self.max_connections)
+        peer = self._peers[origin] = _Peer(parts.hostname, port, parts.netloc, tls, self.max_connections)
         return peer
 
     @property

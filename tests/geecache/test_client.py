@@ -223,3 +223,26 @@ def test_a_client_serves_only_its_own_event_loop():
             await client.request("GET", "http://127.0.0.1:1", "/k")
 
     run(elsewhere())
+
+
+@pytest.mark.parametrize(
+    ("target", "headers"),
+    [
+        ("/k HTTP/1.1\r\nx-evil: 1\r\n\r\nGET /other", {}),
+        ("/k", {"x-sig": "1\r\nx-evil: 1"}),
+        ("/caf\u00e9", {}),
+        ("/a b", {}),
+    ],
+    ids=["target-with-crlf", "header-with-crlf", "not-ascii", "space-in-target"],
+)
+def test_a_request_that_would_not_be_one_line_is_refused_before_it_is_sent(target: str, headers: dict) -> None:
+    async def main() -> None:
+        server = Server(lambda r, w: server.answering(ok())(r, w))
+        async with server as origin:
+            client = Client(timeout=2)
+            with pytest.raises(ValueError, match="printable ASCII on one line"):
+                await client.request("GET", origin, target, headers)
+            await client.close()
+        assert server.connections == 0 and server.requests == []
+
+    run(main())
