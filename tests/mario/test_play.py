@@ -7,8 +7,6 @@ that loads the generated one.
 
 from __future__ import annotations
 
-import pathlib
-import shutil
 import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
@@ -19,14 +17,10 @@ import pytest
 import gee
 from mario import web
 
+from tests.browser import launched, require_chromium, watched_page
 from tests.conftest import running_server
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-if not pathlib.Path(CHROMIUM).is_file():
-    pytest.skip(
-        "Debian's chromium is not installed (apt-get install -y chromium; .ci/run does it)", allow_module_level=True
-    )
-sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (the dev extra)")
+require_chromium()
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
 
@@ -46,24 +40,17 @@ def url() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
-        yield launched
-        launched.close()
+    with launched() as opened:
+        yield opened
 
 
 @pytest.fixture
 def page(browser: Browser, url: str) -> Iterator[Page]:
-    """A generated level's page, its game running; an uncaught script error or a CSP breach fails the test."""
-    opened = browser.new_page(viewport={"width": 1000, "height": 900})
-    errors: list[str] = []
-    opened.on("pageerror", lambda error: errors.append(str(error)))
-    opened.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
-    opened.goto(f"{url}/mario?prompt=little+pipes,+no+enemies&columns=40&seed=3")
-    wait_until(opened, "window.marioGame && window.marioGame.state === 'playing'", 20)
-    yield opened
-    opened.close()
-    assert not errors, f"script errors on the page: {errors}"
+    """A generated level's page, its game running (``watched_page``: script errors and CSP breaches fail)."""
+    with watched_page(browser, 1000, 900) as opened:
+        opened.goto(f"{url}/mario?prompt=little+pipes,+no+enemies&columns=40&seed=3")
+        wait_until(opened, "window.marioGame && window.marioGame.state === 'playing'", 20)
+        yield opened
 
 
 def wait_until(page: Page, expression: str, seconds: float = 5.0) -> None:

@@ -11,7 +11,6 @@ import base64
 import io
 import pathlib
 import re
-import shutil
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -19,11 +18,11 @@ import httpx
 import numpy as np
 import pytest
 
+from tests.browser import launched, require_chromium, watched_page
 from tests.imagefiles import dicom_series, nifti_bytes, png_bytes
 from tests.segserve import standin_model
 from tests.segserve.conftest import LIVER, SAMPLES, Node, hu_for, phantom
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 NIFTI_SAMPLE = SAMPLES / "ct_btcv_b_3slices.nii.gz"
 DONE = "body[data-state=done]"
 BUNDLED_MS = 90_000  # the bundled model on 3 slices of 512 x 512, on 2 slow cores with a browser beside it
@@ -36,33 +35,21 @@ CANVAS_BYTES = """() => {
   return [canvas.width, canvas.height, btoa(text)];
 }"""
 
-if not pathlib.Path(CHROMIUM).is_file():
-    pytest.skip(
-        "Debian's chromium is not installed (apt-get install -y chromium; .ci/run does it)", allow_module_level=True
-    )
-sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (the dev extra)")
+sync_api = require_chromium()
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
-        yield launched
-        launched.close()
+    with launched() as opened:
+        yield opened
 
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
-    """A fresh page; an uncaught script error on it, or a breach of its Content-Security-Policy, fails the test."""
-    opened = browser.new_page(viewport={"width": 1280, "height": 900})
-    errors: list[str] = []
-    opened.on("pageerror", lambda error: errors.append(str(error)))
-    opened.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
-    yield opened
-    opened.close()
-    assert not errors, f"script errors on the page: {errors}"
+    with watched_page(browser, 1280, 900) as opened:
+        yield opened
 
 
 @pytest.fixture(scope="module")
