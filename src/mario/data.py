@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -61,6 +62,12 @@ class Thresholds:
             blocks=(float(d["blocks"][0]), float(d["blocks"][1])),
             elevation=float(d["elevation"]),
         )
+
+
+@lru_cache(maxsize=1)
+def default_thresholds() -> Thresholds:
+    """The committed thresholds (``assets/thresholds.json``), read once; a missing file raises every time."""
+    return Thresholds.load()
 
 
 def count(rows: Sequence[str], window: int | None = None) -> Counts:

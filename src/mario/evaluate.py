@@ -128,7 +128,7 @@ def evaluate(
     ``candidates``, as ``levelinfo.generate_level`` chooses)."""
     started = time.monotonic()
     model = default_model()
-    thresholds = data.Thresholds.load()
+    thresholds = data.default_thresholds()
     rows = strip_path(load_full_level())
     grid = [q for q in all_prompts() for _ in range(levels_per_prompt)]
     asked = [q for q in grid for _ in range(candidates)]

@@ -48,7 +48,7 @@ class Report:
 
 def describe(prompt: Prompt, rows: Level, thresholds: data.Thresholds | None = None) -> Report:
     result = agent.find_path(rows)
-    measured = data.measure(rows, thresholds or data.Thresholds.load())
+    measured = data.measure(rows, thresholds or data.default_thresholds())
     return Report(prompt, rows, agent.mark_path(rows, result.path), result.playable, result.furthest, measured)
 
 
@@ -69,5 +69,5 @@ def generate_level(
 ) -> Report:
     """The level served for ``prompt``: the ``best`` of ``candidates`` drawn in one batch (``seed`` fixes all)."""
     levels = generate_many([prompt] * candidates, columns, temperature=temperature, seed=seed, model=model)
-    thresholds = data.Thresholds.load()
+    thresholds = data.default_thresholds()
     return best([describe(prompt, rows, thresholds) for rows in levels])
