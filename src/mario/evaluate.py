@@ -18,7 +18,7 @@ import numpy as np
 from mario import agent, data
 from mario.levelinfo import CANDIDATES, Report, best, describe
 from mario.prepare import load_full_level
-from mario.prompts import Prompt, all_prompts, embedding_table
+from mario.prompts import Prompt, embedding_table, prompt_grid
 from mario.sampler import DEFAULT_TEMPERATURE, NumpyGPT, default_model, generate_many
 from mario.tiles import AIR, HEIGHT, TILES, Level, encode, strip_path, width
 
@@ -130,7 +130,7 @@ def evaluate(
     model = default_model()
     thresholds = data.default_thresholds()
     rows = strip_path(load_full_level())
-    grid = [q for q in all_prompts() for _ in range(levels_per_prompt)]
+    grid = [q for q in prompt_grid() for _ in range(levels_per_prompt)]
     asked = [q for q in grid for _ in range(candidates)]
     drawn: list[Level] = []
     for i in range(0, len(asked), 64):
@@ -152,7 +152,7 @@ def evaluate(
         "levels": len(grid),
         "temperature": temperature,
         "columns": columns,
-        "prompts": len(all_prompts()),
+        "prompts": len(prompt_grid()),
         "model_alone": figures(alone),
         f"served_best_of_{candidates}": figures(served),
         "playability_of_training_windows": round(float(np.mean([agent.is_playable(w) for w in real])), 3),

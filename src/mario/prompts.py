@@ -88,9 +88,30 @@ class Prompt:
     def as_dict(self) -> dict[str, str]:
         return {a: getattr(self, a) for a in ATTRIBUTES}
 
+    @property
+    def contradiction(self) -> str | None:
+        """Why no level can measure as this prompt asks, or None when one can.
+
+        ``data.count`` counts hard blocks above the floor rows as blocks, and elevation is the height of the
+        highest hard block, so a high elevation (above the thresholds' median height, itself above the floor
+        rows) is always some blocks: *no blocks* with *high elevation* never holds, and no training window has it.
+        """
+        if self.blocks == "no" and self.elevation == "high":
+            return (
+                "'no blocks' and 'high elevation' cannot both hold: a high elevation is built of hard blocks above "
+                "the floor, and those count as blocks; ask for little blocks, or low elevation"
+            )
+        return None
+
 
 def all_prompts() -> list[Prompt]:
+    """Every combination of the words (128), in the order of the embedding table's rows."""
     return [Prompt(*words) for words in itertools.product(COUNT_WORDS, COUNT_WORDS, COUNT_WORDS, ELEVATION_WORDS)]
+
+
+def prompt_grid() -> list[Prompt]:
+    """The prompts a level can satisfy (112 of the 128: not ``contradiction``), which the evaluation asks for."""
+    return [q for q in all_prompts() if q.contradiction is None]
 
 
 def from_attributes(words: dict[str, str]) -> Prompt:
@@ -98,7 +119,10 @@ def from_attributes(words: dict[str, str]) -> Prompt:
 
 
 def parse(text: str) -> Prompt:
-    """'many pipes, no enemies' -> Prompt(pipes='many', enemies='no', blocks='some', elevation='low')."""
+    """'many pipes, no enemies' -> Prompt(pipes='many', enemies='no', blocks='some', elevation='low').
+
+    Raises ``PromptError`` for words outside the grammar and for a prompt no level can satisfy (``contradiction``).
+    """
     if not isinstance(text, str) or not text.strip():
         raise PromptError(f"the prompt is empty; describe the level with {understood_words()}")
     if len(text) > MAX_PROMPT:
@@ -138,7 +162,10 @@ def parse(text: str) -> Prompt:
         found[attr] = value
     if not found:
         raise PromptError(f"the prompt says nothing understood; use {understood_words()}")
-    return from_attributes({**DEFAULTS, **found})
+    prompt = from_attributes({**DEFAULTS, **found})
+    if prompt.contradiction is not None:
+        raise PromptError(prompt.contradiction)
+    return prompt
 
 
 @lru_cache(maxsize=2)

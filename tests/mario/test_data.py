@@ -48,3 +48,12 @@ def test_split_keeps_validation_windows_apart() -> None:
 def test_empty_level_is_refused() -> None:
     with pytest.raises(ValueError, match="empty"):
         data.count([""] * 14)
+
+
+@pytest.mark.parametrize("thresholds", [T, data.default_thresholds()], ids=["made-up", "committed"])
+def test_a_high_elevation_always_measures_as_blocks(thresholds: data.Thresholds) -> None:
+    """The rule behind ``Prompt.contradiction``: raised ground counts as blocks, so 'no blocks, high' never holds."""
+    assert thresholds.elevation >= data.GROUND_ROWS
+    high = [data.measure(with_wall(h), thresholds) for h in range(0, 12)]
+    high = [words for words in high if words["elevation"] == "high"]
+    assert high and all(words["blocks"] != "no" for words in high)

@@ -34,6 +34,8 @@ def test_synonyms(text: str, expected: tuple[str, ...]) -> None:
         ("many pipes, no pipes", "given twice"),
         ("some elevation", "'low' or 'high'"),
         ("x" * 400, "characters long"),
+        ("no blocks, high elevation", "cannot both hold"),
+        ("tall, without blocks", "ask for little blocks, or low elevation"),
     ],
 )
 def test_bad_prompts_list_the_words_understood(text: str, message: str) -> None:
@@ -44,6 +46,14 @@ def test_bad_prompts_list_the_words_understood(text: str, message: str) -> None:
 def test_unknown_words_error_lists_vocabulary() -> None:
     with pytest.raises(prompts.PromptError, match="quantities: no"):
         prompts.parse("many castles")
+
+
+def test_the_grid_is_every_prompt_a_level_can_satisfy() -> None:
+    grid = prompts.prompt_grid()
+    assert len(grid) == 112 and all(q.contradiction is None for q in grid)
+    left_out = [q for q in prompts.all_prompts() if q not in grid]
+    assert {(q.blocks, q.elevation) for q in left_out} == {("no", "high")}
+    assert prompts.parse("no blocks").elevation == "low" and prompts.parse("high elevation").blocks == "some"
 
 
 def test_index_matches_table_order() -> None:

@@ -47,6 +47,7 @@ def test_png_and_json_agree(client) -> None:
     [
         ({"prompt": ""}, "the prompt is empty"),
         ({"prompt": "many dragons"}, "words not understood: 'dragons'"),
+        ({"prompt": "no blocks, high elevation"}, "'no blocks' and 'high elevation' cannot both hold"),
         ({"prompt": "many pipes", "columns": "5000"}, "length 5000 is out of range"),
         ({"prompt": "many pipes", "columns": "ten"}, "must be a whole number"),
         ({"prompt": "many pipes", "seed": "abc"}, "seed must be a whole number"),
