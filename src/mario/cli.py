@@ -37,12 +37,17 @@ def _train(args: argparse.Namespace) -> int:
         n_embd=args.width,
         position=args.position,
         neighbour=args.neighbour,
+        dropout=args.dropout,
+        prompt_dropout=args.prompt_dropout,
     )
     tc = TrainConfig(
         steps=args.steps,
         batch_size=args.batch_size,
         max_minutes=args.minutes,
         lr=args.lr,
+        weight_decay=args.weight_decay,
+        ema=args.ema,
+        seed=args.seed,
         threads=args.threads,
         device=args.device,
     )
@@ -90,6 +95,8 @@ def _evaluate(args: argparse.Namespace) -> int:
         seed=args.seed,
         temperature=args.temperature,
         candidates=args.candidates,
+        guidance=args.guidance,
+        checkpoint=Path(args.checkpoint) if args.checkpoint else None,
     )
     text = json.dumps(figures, indent=2)
     if args.out:
@@ -133,6 +140,17 @@ def build_parser() -> argparse.ArgumentParser:
         default=True,
         help="feed the tile left of the next one as an input (default: on)",
     )
+    p.add_argument("--dropout", type=float, default=0.1, help="dropout in attention and MLP (default 0.1)")
+    p.add_argument(
+        "--prompt-dropout", type=float, default=0.0,
+        help="share of windows trained with the mean prompt, for classifier-free guidance (default 0: off)",
+    )  # fmt: skip
+    p.add_argument("--weight-decay", type=float, default=0.1, help="AdamW weight decay on matrices (default 0.1)")
+    p.add_argument(
+        "--ema", type=float, default=0.0,
+        help="decay of an exponential moving average of the weights, evaluated and exported instead (0: off)",
+    )  # fmt: skip
+    p.add_argument("--seed", type=int, default=0, help="seed of the initial weights and the batches")
     p.add_argument("--threads", type=int, default=2, help="torch threads on CPU")
     p.add_argument("--device", default="cpu", help="torch device: cpu, or cuda for a GPU run")
     p.add_argument("--resume", action="store_true")
@@ -159,6 +177,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--temperature", type=float, default=0.9)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--candidates", type=int, default=4, help="levels drawn per prompt for the served figures")
+    p.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale (default: the served)")
+    p.add_argument("--checkpoint", default=None, help="a training run's --out directory (default: the committed model)")
     p.add_argument("--out", default="runs/mario/eval.json")
     p.set_defaults(func=_evaluate)
 

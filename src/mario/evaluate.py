@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -19,7 +20,7 @@ from mario import agent, data
 from mario.levelinfo import CANDIDATES, Report, best, describe
 from mario.prepare import load_full_level
 from mario.prompts import Prompt, embedding_table, prompt_grid
-from mario.sampler import DEFAULT_TEMPERATURE, NumpyGPT, default_model, generate_many
+from mario.sampler import DEFAULT_GUIDANCE, DEFAULT_TEMPERATURE, NumpyGPT, default_model, generate_many
 from mario.tiles import AIR, HEIGHT, TILES, Level, encode, strip_path, width
 
 
@@ -123,18 +124,27 @@ def evaluate(
     seed: int = 0,
     temperature: float = DEFAULT_TEMPERATURE,
     candidates: int = CANDIDATES,
+    guidance: float | None = None,
+    checkpoint: Path | None = None,
 ) -> dict[str, object]:
     """The figures of the model alone (the first candidate of each prompt) and of the levels served (the ``best`` of
-    ``candidates``, as ``levelinfo.generate_level`` chooses)."""
+    ``candidates``, as ``levelinfo.generate_level`` chooses); of the committed checkpoint, or of a training run's
+    directory (its ``model.npz`` and ``thresholds.json``)."""
     started = time.monotonic()
-    model = default_model()
-    thresholds = data.default_thresholds()
+    scale = DEFAULT_GUIDANCE if guidance is None else guidance
+    if checkpoint is None:
+        model, thresholds = default_model(), data.default_thresholds()
+    else:
+        model = NumpyGPT.load(checkpoint / "model.npz")
+        thresholds = data.Thresholds.load(checkpoint / "thresholds.json")
     rows = strip_path(load_full_level())
     grid = [q for q in prompt_grid() for _ in range(levels_per_prompt)]
     asked = [q for q in grid for _ in range(candidates)]
     drawn: list[Level] = []
     for i in range(0, len(asked), 64):
-        drawn += generate_many(asked[i : i + 64], columns, temperature=temperature, seed=seed + i, model=model)
+        drawn += generate_many(
+            asked[i : i + 64], columns, temperature=temperature, seed=seed + i, model=model, guidance=scale
+        )
     reports = [describe(q, level, thresholds) for q, level in zip(asked, drawn, strict=True)]
     alone = reports[::candidates]
     served = [best(reports[i : i + candidates]) for i in range(0, len(reports), candidates)]
@@ -151,6 +161,7 @@ def evaluate(
     return {
         "levels": len(grid),
         "temperature": temperature,
+        "guidance": scale if model.cfg.prompt_dropout > 0 else None,
         "columns": columns,
         "prompts": len(prompt_grid()),
         "model_alone": figures(alone),

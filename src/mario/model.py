@@ -41,6 +41,7 @@ class GPTConfig:
     dropout: float = 0.1
     position: str = "factorized"  # "factorized": row + column embeddings; "absolute": one per token position
     neighbour: bool = True  # add the embedding of the tile left of the next one (same row, a column back)
+    prompt_dropout: float = 0.0  # share of training windows shown the mean prompt (classifier-free guidance)
 
     @property
     def block_size(self) -> int:
@@ -146,7 +147,11 @@ class MarioGPT(nn.Module):
             nn.init.normal_(module.weight, 0.0, 0.02)
 
     def memory_tokens(self, prompt: torch.Tensor) -> torch.Tensor:
+        """Memory (B, n_memory, n_embd) from prompt vectors (B, 384); in training, ``prompt_dropout`` of them are
+        replaced by the mean prompt (zero once standardised), so the model learns levels without a prompt too."""
         e = (prompt - self.prompt_mean) / self.prompt_scale
+        if self.training and self.cfg.prompt_dropout > 0:
+            e = e * (torch.rand(e.shape[0], 1, device=e.device) >= self.cfg.prompt_dropout)
         m = self.memory(e).view(prompt.shape[0], self.cfg.n_memory, self.cfg.n_embd)
         return self.ln_memory(m)
 

@@ -29,6 +29,7 @@ MAX_COLUMNS = 1000
 MIN_TEMPERATURE = 0.05
 MAX_TEMPERATURE = 3.0
 DEFAULT_TEMPERATURE = 0.9  # chosen on seed 1 of the evaluation (docs/mario.md): the served levels adhere and play best
+DEFAULT_GUIDANCE = 1.0  # classifier-free guidance scale for checkpoints trained with prompt dropout (docs/mario.md)
 START_COLUMNS = 3  # generation starts on flat ground, as Super Mario Bros levels do
 START = ["-" * START_COLUMNS] * (HEIGHT - 2) + ["X" * START_COLUMNS] * 2
 
@@ -47,6 +48,7 @@ class Config:
     prompt_dim: int
     vocab_size: int
     neighbour: bool = False
+    prompt_dropout: float = 0.0  # > 0: trained to draw levels without a prompt too, so guidance applies
 
     @property
     def block_size(self) -> int:
@@ -237,19 +239,37 @@ def generate_many(
     temperature: float = DEFAULT_TEMPERATURE,
     seed: int = 0,
     model: NumpyGPT | None = None,
+    guidance: float = DEFAULT_GUIDANCE,
 ) -> list[Level]:
-    """Several levels at once (one per prompt), batched so evaluation pays numpy's overhead once per tile."""
+    """Several levels at once (one per prompt), batched so evaluation pays numpy's overhead once per tile.
+
+    With ``guidance`` g != 1 and a checkpoint trained with ``prompt_dropout``, each tile is drawn from
+    ``u + g (c - u)``, the logits without (u, the mean prompt) and with (c) the prompt: classifier-free guidance
+    (Ho & Salimans, 2022), at twice the batch. Other checkpoints ignore it.
+    """
     columns, temperature, seed = check_request(columns, temperature, seed)
     m = model or default_model()
     rng = np.random.default_rng(seed)
     vecs = np.stack([embedding(q) for q in prompts])
+    guided = guidance != 1.0 and m.cfg.prompt_dropout > 0
+    if guided:  # the second half of the batch reads the mean prompt: the model's level without a prompt
+        vecs = np.concatenate([vecs, np.broadcast_to(m.w["prompt_mean"], vecs.shape)])
     start = encode(START)
     tokens = np.tile(start, (len(prompts), 1))
     target = columns * HEIGHT
     keep = max(1, m.cfg.context_columns // 2) * HEIGHT
     window = 0  # token index where the context window starts, always at a column boundary
+
+    def step(fed: npt.NDArray[np.int64], cache: Cache) -> Array:
+        logits = m.run(np.concatenate([fed, fed]) if guided else fed, cache)[:, -1]
+        if not guided:
+            return logits
+        cond, uncond = np.split(logits, 2)
+        mixed: Array = uncond + np.float32(guidance) * (cond - uncond)
+        return mixed
+
     cache = m.new_cache(vecs)
-    logits = m.run(tokens, cache)[:, -1]
+    logits = step(tokens, cache)
     while tokens.shape[1] < target:
         nxt = sample_next(logits, temperature, rng)
         tokens = np.concatenate([tokens, nxt[:, None]], axis=1)
@@ -258,9 +278,9 @@ def generate_many(
         if tokens.shape[1] - window >= m.cfg.block_size:
             window = tokens.shape[1] - keep
             cache = m.new_cache(vecs)
-            logits = m.run(tokens[:, window:], cache)[:, -1]
+            logits = step(tokens[:, window:], cache)
         else:
-            logits = m.run(nxt[:, None], cache)[:, -1]
+            logits = step(nxt[:, None], cache)
     return [decode(row) for row in tokens]
 
 
