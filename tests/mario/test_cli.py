@@ -22,6 +22,7 @@ def test_generate_writes_text_and_png(tmp_path, capsys) -> None:
     [
         (["", "--columns", "12"], "the prompt is empty"),
         (["many castles"], "words not understood: 'castles'"),
+        (["tall elevation, no blocks"], "'no blocks' and 'high elevation' cannot both hold"),
         (["many pipes", "--columns", "3"], "length 3 is out of range; give 8 to 1000 columns"),
         (["many pipes", "--seed", "abc"], "seed must be a whole number, got 'abc'"),
         (["many pipes", "--temperature", "0"], "temperature 0.0 is out of range"),
