@@ -46,7 +46,6 @@ def _train(args: argparse.Namespace) -> int:
         max_minutes=args.minutes,
         lr=args.lr,
         weight_decay=args.weight_decay,
-        ema=args.ema,
         seed=args.seed,
         threads=args.threads,
         device=args.device,
@@ -146,10 +145,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="share of windows trained with the mean prompt, for classifier-free guidance (default 0: off)",
     )  # fmt: skip
     p.add_argument("--weight-decay", type=float, default=0.1, help="AdamW weight decay on matrices (default 0.1)")
-    p.add_argument(
-        "--ema", type=float, default=0.0,
-        help="decay of an exponential moving average of the weights, evaluated and exported instead (0: off)",
-    )  # fmt: skip
     p.add_argument("--seed", type=int, default=0, help="seed of the initial weights and the batches")
     p.add_argument("--threads", type=int, default=2, help="torch threads on CPU")
     p.add_argument("--device", default="cpu", help="torch device: cpu, or cuda for a GPU run")

@@ -13,12 +13,10 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
 from mario import data, prompts
@@ -38,7 +36,6 @@ class TrainConfig:
     eval_every: int = 100
     max_minutes: float = 18.0
     seed: int = 0
-    ema: float = 0.0  # decay of the weights' moving average that is evaluated and exported; 0: the weights as trained
     threads: int = 2
     device: str = "cpu"  # "cuda" for the larger run a GPU allows (docs/mario.md)
 
@@ -114,14 +111,10 @@ def train(
     opt = torch.optim.AdamW(
         [{"params": decay, "weight_decay": tc.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=tc.lr
     )
-    averaged = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(tc.ema)) if tc.ema > 0 else None
-    scored: MarioGPT = model if averaged is None else cast(MarioGPT, averaged.module)  # what is evaluated and kept
     step, best = 0, math.inf
     if resume and (out / "last.pt").exists():
         state = torch.load(out / "last.pt", weights_only=False, map_location=tc.device)
         model.load_state_dict(state["model"])
-        if averaged is not None and "averaged" in state:
-            averaged.load_state_dict(state["averaged"])
         opt.load_state_dict(state["opt"])
         step, best = state["step"], state["best"]
     print(
@@ -148,31 +141,27 @@ def train(
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
-        if averaged is not None:
-            averaged.update_parameters(model)
         step += 1
         bar.update(1)
         bar.set_postfix(loss=f"{loss.item():.3f}", lr=f"{lr:.1e}")
         out_of_time = (time.monotonic() - start) / 60 >= tc.max_minutes
         if step % tc.eval_every == 0 or step == tc.steps or out_of_time:
-            metrics = evaluate(scored, val_split)
+            metrics = evaluate(model, val_split)
             metrics.update(step=step, train_loss=loss.item(), minutes=(time.monotonic() - start) / 60)
             log.write(json.dumps(metrics) + "\n")
             log.flush()
             bar.write(json.dumps(metrics))
             state = {"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "best": best}
             state["config"] = cfg.to_json()
-            if averaged is not None:
-                state["averaged"] = averaged.state_dict()
             if metrics["val_loss"] < best:
                 best = state["best"] = metrics["val_loss"]
                 torch.save(state, out / "best.pt")
-                scored.export(out / "model.npz")
+                model.export(out / "model.npz")
             torch.save(state, out / "last.pt")
     bar.close()
     log.close()
     if not (out / "model.npz").exists():
-        scored.export(out / "model.npz")
+        model.export(out / "model.npz")
     if export is not None:
         export.mkdir(parents=True, exist_ok=True)
         shutil.copy(out / "model.npz", export / "model.npz")
