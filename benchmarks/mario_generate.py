@@ -1,4 +1,5 @@
-"""What a served level costs: one 64-column level drawn alone, and the four candidates the page draws in one batch.
+"""What a served level costs: one 64-column level drawn alone, with and without the classifier-free guidance that
+doubles the batch, and the four guided candidates the page draws in one batch.
 
 The committed checkpoint, numpy only (as served), one prompt, interleaved rounds, medians; the ratio is the figure
 to carry to another machine.
@@ -15,18 +16,18 @@ from collections.abc import Callable
 
 from mario.levelinfo import CANDIDATES, generate_level
 from mario.prompts import parse
-from mario.sampler import default_model
+from mario.sampler import DEFAULT_GUIDANCE, default_model
 
 from common import header, interleaved
 
 
-def timer(candidates: int, columns: int) -> Callable[[], float]:
+def timer(candidates: int, columns: int, guidance: float = DEFAULT_GUIDANCE) -> Callable[[], float]:
     prompt = parse("some pipes, some enemies")
     model = default_model()
 
     def run() -> float:
         start = time.perf_counter()
-        generate_level(prompt, columns, seed=1, candidates=candidates, model=model)
+        generate_level(prompt, columns, seed=1, candidates=candidates, model=model, guidance=guidance)
         return time.perf_counter() - start
 
     return run
@@ -37,10 +38,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--columns", type=int, default=64)
     args = parser.parse_args()
-    runs = {str(n): timer(n, args.columns) for n in (1, CANDIDATES)}
+    runs = {"1, unguided": timer(1, args.columns, guidance=1.0)}
+    runs |= {str(n): timer(n, args.columns) for n in (1, CANDIDATES)}
     times = {n: statistics.median(v) for n, v in interleaved(runs, args.rounds).items()}
     print(header(["numpy"]))
     print(f"\n{args.columns} columns, the agent and the attributes included; medians of {args.rounds} rounds\n")
+    print(f"guidance {DEFAULT_GUIDANCE} where not said (checkpoints trained without prompt dropout ignore it)\n")
     print("| candidates | seconds | vs one |")
     print("|---:|---:|---:|")
     for n, seconds in times.items():

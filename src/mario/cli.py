@@ -139,10 +139,10 @@ def build_parser() -> argparse.ArgumentParser:
         default=True,
         help="feed the tile left of the next one as an input (default: on)",
     )
-    p.add_argument("--dropout", type=float, default=0.1, help="dropout in attention and MLP (default 0.1)")
+    p.add_argument("--dropout", type=float, default=0.3, help="dropout in attention and MLP (default 0.3)")
     p.add_argument(
-        "--prompt-dropout", type=float, default=0.0,
-        help="share of windows trained with the mean prompt, for classifier-free guidance (default 0: off)",
+        "--prompt-dropout", type=float, default=0.1,
+        help="share of windows trained with the mean prompt, for classifier-free guidance (default 0.1; 0: off)",
     )  # fmt: skip
     p.add_argument("--weight-decay", type=float, default=0.1, help="AdamW weight decay on matrices (default 0.1)")
     p.add_argument("--seed", type=int, default=0, help="seed of the initial weights and the batches")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from mario import agent, data
 from mario.prompts import Prompt
-from mario.sampler import DEFAULT_TEMPERATURE, NumpyGPT, generate_many
+from mario.sampler import DEFAULT_GUIDANCE, DEFAULT_TEMPERATURE, NumpyGPT, generate_many
 from mario.tiles import Level
 
 CANDIDATES = 4
@@ -66,8 +66,11 @@ def generate_level(
     seed: int = 0,
     candidates: int = CANDIDATES,
     model: NumpyGPT | None = None,
+    guidance: float = DEFAULT_GUIDANCE,
 ) -> Report:
     """The level served for ``prompt``: the ``best`` of ``candidates`` drawn in one batch (``seed`` fixes all)."""
-    levels = generate_many([prompt] * candidates, columns, temperature=temperature, seed=seed, model=model)
+    levels = generate_many(
+        [prompt] * candidates, columns, temperature=temperature, seed=seed, model=model, guidance=guidance
+    )
     thresholds = data.default_thresholds()
     return best([describe(prompt, rows, thresholds) for rows in levels])
