@@ -87,7 +87,8 @@ def tile_accuracy(
     """Teacher-forced next-tile accuracy on validation windows, over targets that are not air (as the paper), beside
     the baseline that repeats the tile one column back (same row): both over the targets after each window's first
     column, where the baseline has a column to copy. ``on_changed_tiles`` is the model's accuracy where the tile
-    differs from the one a column back, where the baseline is always wrong.
+    differs from the one a column back, where the baseline is always wrong; ``changed_by_tile`` splits those by
+    the tile to predict (count and accuracy), which says where the accuracy left is.
 
     ``difference_ci95`` is a 95% interval of accuracy minus baseline by the bootstrap over the validation blocks
     (``data.SPLIT_BLOCK`` columns each, drawn with replacement ``resamples`` times): windows in one block overlap
@@ -101,6 +102,7 @@ def tile_accuracy(
     starts = data.window_starts(width(rows), span, validation=True, stride=4)
     table = embedding_table()
     per_window = []  # (correct, copied, total, changed, changed_correct) per window
+    by_tile = np.zeros((len(TILES), 2), np.int64)  # changed targets per tile: (count, correct)
     for i in range(0, len(starts), batch):
         chunk = starts[i : i + batch]
         seqs = np.stack([tokens[s * HEIGHT : s * HEIGHT + cfg.block_size + 1] for s in chunk])
@@ -112,6 +114,8 @@ def tile_accuracy(
         solid = target != TILES.index(AIR)
         differs = solid & (left != target)
         hit = pred == target
+        np.add.at(by_tile, (target[differs], 0), 1)
+        np.add.at(by_tile, (target[differs & hit], 1), 1)
         per_window.append(
             np.stack(
                 [(hit & solid).sum(1), ((left == target) & solid).sum(1), solid.sum(1), differs.sum(1),
@@ -131,6 +135,9 @@ def tile_accuracy(
         "copy_previous_column_baseline": round(copied / max(total, 1), 4),
         "difference_ci95": [round(float(low), 4), round(float(high), 4)],
         "on_changed_tiles": round(changed_correct / max(changed, 1), 4),
+        "changed_by_tile": {
+            TILES[t]: [int(n), round(int(ok) / int(n), 3)] for t, (n, ok) in enumerate(by_tile) if n > 0
+        },
         "nonair_targets": total,
         "windows": len(starts),
         "validation_blocks": len(by_block),

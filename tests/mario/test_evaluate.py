@@ -22,6 +22,8 @@ def test_tile_accuracy_scores_the_copy_baseline_on_the_targets_it_can_copy(tmp_p
     assert figures["validation_blocks"] == 2 and figures["windows"] == 2 * 24
     assert figures["nonair_targets"] == 8 * figures["windows"]
     assert figures["copy_previous_column_baseline"] == 0.875
+    changed = figures["changed_by_tile"]  # the ground never changes; one brick a window does
+    assert isinstance(changed, dict) and list(changed) == ["S"] and changed["S"][0] == figures["windows"]
     low, high = figures["difference_ci95"]
     assert low <= figures["nonair_accuracy"] - 0.875 <= high
 
