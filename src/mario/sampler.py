@@ -29,6 +29,7 @@ MAX_COLUMNS = 1000
 MIN_TEMPERATURE = 0.05
 MAX_TEMPERATURE = 3.0
 DEFAULT_TEMPERATURE = 0.9  # chosen on seed 1 of the evaluation (docs/mario.md): the served levels adhere and play best
+MAX_GUIDANCE = 10.0
 DEFAULT_GUIDANCE = 1.5  # for checkpoints trained with prompt dropout; chosen on seed 1 of the evaluation, as above
 START_COLUMNS = 3  # generation starts on flat ground, as Super Mario Bros levels do
 START = ["-" * START_COLUMNS] * (HEIGHT - 2) + ["X" * START_COLUMNS] * 2
@@ -248,6 +249,8 @@ def generate_many(
     (Ho & Salimans, 2022), at twice the batch. Other checkpoints ignore it.
     """
     columns, temperature, seed = check_request(columns, temperature, seed)
+    if isinstance(guidance, bool) or not isinstance(guidance, int | float) or not 0 <= guidance <= MAX_GUIDANCE:
+        raise GenerationError(f"guidance {guidance!r} is out of range; give 0 to {MAX_GUIDANCE} (1: none)")
     m = model or default_model()
     rng = np.random.default_rng(seed)
     vecs = np.stack([embedding(q) for q in prompts])

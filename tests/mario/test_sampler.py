@@ -93,3 +93,9 @@ def test_guidance_needs_a_model_trained_for_it(tmp_path) -> None:
     m = tiny.model(tmp_path)  # trained without prompt dropout: it knows no level without a prompt
     q = [prompts.parse("many pipes")]
     assert sampler.generate_many(q, 8, seed=2, model=m, guidance=3.0) == sampler.generate_many(q, 8, seed=2, model=m)
+
+
+@pytest.mark.parametrize("guidance", [-1.0, float("nan"), 11.0, "2"])
+def test_guidance_out_of_range_is_refused(tmp_path, guidance: object) -> None:
+    with pytest.raises(sampler.GenerationError, match=r"guidance .* is out of range; give 0 to 10"):
+        sampler.generate_many([prompts.parse("many pipes")], 8, model=tiny.model(tmp_path), guidance=guidance)  # type: ignore[arg-type]
