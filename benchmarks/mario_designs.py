@@ -37,10 +37,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/mario-designs"))
     args = parser.parse_args()
 
-    from mario import data
-    from mario.evaluate import tile_accuracy
+    from mario.evaluate import load_run, tile_accuracy
     from mario.prepare import load_full_level
-    from mario.sampler import NumpyGPT
     from mario.tiles import strip_path
 
     rows = strip_path(load_full_level())
@@ -52,8 +50,8 @@ def main() -> None:
         out = args.out / f"design-{index}"
         command = [sys.executable, "-m", "mario", "train", "--out", str(out), "--minutes", str(args.minutes)]
         subprocess.run([*command, *options], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        model = NumpyGPT.load(out / "model.npz")
-        figures = tile_accuracy(model, rows, data.Thresholds.load(out / "thresholds.json"))
+        model, thresholds = load_run(out)
+        figures = tile_accuracy(model, rows, thresholds)
         steps = (out / "log.jsonl").read_text().splitlines()[-1].split('"step": ')[1].split(",")[0]
         accuracy, baseline = figures["nonair_accuracy"], figures["copy_previous_column_baseline"]
         print(

@@ -81,6 +81,11 @@ def novelty(levels: Sequence[Level], training: Level, stride: int = 2) -> dict[s
     }
 
 
+def load_run(directory: Path) -> tuple[NumpyGPT, data.Thresholds]:
+    """The model and thresholds a training run wrote (``python -m mario train --out DIRECTORY``)."""
+    return NumpyGPT.load(directory / "model.npz"), data.Thresholds.load(directory / "thresholds.json")
+
+
 def tile_accuracy(
     model: NumpyGPT, rows: Level, thresholds: data.Thresholds, batch: int = 16, resamples: int = 2000
 ) -> dict[str, object]:
@@ -161,8 +166,7 @@ def evaluate(
     if checkpoint is None:
         model, thresholds = default_model(), data.default_thresholds()
     else:
-        model = NumpyGPT.load(checkpoint / "model.npz")
-        thresholds = data.Thresholds.load(checkpoint / "thresholds.json")
+        model, thresholds = load_run(checkpoint)
     rows = strip_path(load_full_level())
     grid = [q for q in prompt_grid() for _ in range(levels_per_prompt)]
     asked = [q for q in grid for _ in range(candidates)]
@@ -187,7 +191,7 @@ def evaluate(
     return {
         "levels": len(grid),
         "temperature": temperature,
-        "guidance": scale if model.cfg.prompt_dropout > 0 else None,
+        "guidance": scale if model.cfg.guided(scale) else None,
         "columns": columns,
         "prompts": len(prompt_grid()),
         "model_alone": figures(alone),

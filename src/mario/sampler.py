@@ -55,6 +55,10 @@ class Config:
     def block_size(self) -> int:
         return self.context_columns * HEIGHT
 
+    def guided(self, guidance: float) -> bool:
+        """Whether sampling at this guidance scale mixes in the unprompted logits (only if trained for it)."""
+        return guidance != 1.0 and self.prompt_dropout > 0
+
 
 def _layer_norm(x: Array, w: Array, b: Array) -> Array:
     mu = x.mean(-1, keepdims=True)
@@ -254,7 +258,7 @@ def generate_many(
     m = model or default_model()
     rng = np.random.default_rng(seed)
     vecs = np.stack([embedding(q) for q in prompts])
-    guided = guidance != 1.0 and m.cfg.prompt_dropout > 0
+    guided = m.cfg.guided(guidance)
     if guided:  # the second half of the batch reads the mean prompt: the model's level without a prompt
         vecs = np.concatenate([vecs, np.broadcast_to(m.w["prompt_mean"], vecs.shape)])
     start = encode(START)
