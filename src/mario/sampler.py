@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mario.data import ASSETS
-from mario.prompts import Prompt, embedding, parse
+from mario.prompts import Prompt, PromptError, embedding, parse
 from mario.tiles import HEIGHT, VOCAB_SIZE, Level, decode, encode
 
 Array = npt.NDArray[np.float32]
@@ -255,6 +255,9 @@ def generate_many(
     columns, temperature, seed = check_request(columns, temperature, seed)
     if isinstance(guidance, bool) or not isinstance(guidance, int | float) or not 0 <= guidance <= MAX_GUIDANCE:
         raise GenerationError(f"guidance {guidance!r} is out of range; give 0 to {MAX_GUIDANCE} (1: none)")
+    for q in prompts:  # a Prompt made directly, not parsed, meets the same rule
+        if q.contradiction is not None:
+            raise PromptError(q.contradiction)
     m = model or default_model()
     rng = np.random.default_rng(seed)
     vecs = np.stack([embedding(q) for q in prompts])

@@ -35,7 +35,7 @@ def test_generation_slides_past_the_context(tmp_path) -> None:
 
 def test_batched_generation_matches_one_at_a_time_shapes(tmp_path) -> None:
     m = tiny.model(tmp_path)
-    levels = sampler.generate_many(prompts.all_prompts()[:3], 9, model=m)
+    levels = sampler.generate_many(prompts.prompt_grid()[:3], 9, model=m)
     assert len(levels) == 3 and all(tiles.width(lv) == 9 for lv in levels)
 
 
@@ -87,6 +87,17 @@ def test_guidance_draws_from_the_mix_of_guided_and_unguided_logits(tmp_path) -> 
     assert tiles.columns(level, 3, 4) == tiles.decode(tokens[-tiles.HEIGHT :])
     plain = sampler.generate_many([q], 8, temperature=0.9, seed=seed, model=m, guidance=1.0)[0]
     assert plain != level  # the random stream is the same: only the guidance differs
+
+
+def test_a_contradictory_prompt_is_refused_however_it_arrives(tmp_path) -> None:
+    m = tiny.model(tmp_path)
+    made = prompts.Prompt("some", "some", "no", "high")  # not through parse
+    with pytest.raises(prompts.PromptError, match="cannot both hold"):
+        sampler.generate_many([prompts.parse("many pipes"), made], 8, model=m)
+    with pytest.raises(prompts.PromptError, match="cannot both hold"):
+        sampler.generate(made, 8, model=m)
+    with pytest.raises(prompts.PromptError, match="cannot both hold"):
+        sampler.generate("zero blocks and tall elevation", 8, model=m)
 
 
 def test_guidance_needs_a_model_trained_for_it(tmp_path) -> None:
