@@ -31,7 +31,8 @@ import httptools
 
 DEFAULT_MAX_ANSWER_BYTES = 64 << 20
 _TOKEN_SAFE = re.compile(r"[!-~]+").fullmatch  # method and target: visible ASCII, no space, no CR or LF
-_FIELD_SAFE = re.compile(r"[ -~]*").fullmatch  # header names and values: printable ASCII, no CR or LF
+_NAME_SAFE = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+").fullmatch  # header names: RFC 9110 tokens (no ':')
+_VALUE_SAFE = re.compile(r"[ -~]*").fullmatch  # header values: printable ASCII, no CR or LF
 
 
 class ClientError(Exception):
@@ -199,8 +200,12 @@ class Client:
             raise ClientError("the client is closed")
         peer = self._peers.get(origin) or self._peer(origin)
         fields = (headers or {}).items()
-        if not _TOKEN_SAFE(method + target) or not all(_FIELD_SAFE(name + value) for name, value in fields):
-            raise ValueError(f"{method} {target!r}: the target and headers must be printable ASCII on one line")
+        safe_fields = all(_NAME_SAFE(name) and _VALUE_SAFE(value) for name, value in fields)
+        if not _TOKEN_SAFE(method + target) or not safe_fields:
+            raise ValueError(
+                f"{method} {target!r}: the target and header values must be printable ASCII on one line, "
+                "and header names tokens (RFC 9110 5.1)"
+            )
         lines = [f"{method} {target} HTTP/1.1", f"host: {peer.netloc}", f"content-length: {len(body)}"]
         lines += [f"{name}: {value}" for name, value in fields]
         request = ("\r\n".join(lines) + "\r\n\r\n").encode("ascii") + body

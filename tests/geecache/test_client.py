@@ -232,8 +232,21 @@ def test_a_client_serves_only_its_own_event_loop():
         ("/k", {"x-sig": "1\r\nx-evil: 1"}),
         ("/caf\u00e9", {}),
         ("/a b", {}),
+        ("/k", {"x-a: 1\r\nx-b": "2"}),
+        ("/k", {"x-a:": "1"}),
+        ("/k", {"": "1"}),
+        ("/k", {"x-sig": "caf\u00e9"}),
     ],
-    ids=["target-with-crlf", "header-with-crlf", "not-ascii", "space-in-target"],
+    ids=[
+        "target-with-crlf",
+        "header-with-crlf",
+        "not-ascii",
+        "space-in-target",
+        "name-with-crlf",
+        "name-with-colon",
+        "empty-name",
+        "value-not-ascii",
+    ],
 )
 def test_a_request_that_would_not_be_one_line_is_refused_before_it_is_sent(target: str, headers: dict) -> None:
     async def main() -> None:
