@@ -9,6 +9,7 @@ training window of the same width, over the width (0: a copy; MarioGPT reports t
 
 from __future__ import annotations
 
+import math
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -24,16 +25,27 @@ from mario.sampler import DEFAULT_GUIDANCE, DEFAULT_TEMPERATURE, NumpyGPT, defau
 from mario.tiles import AIR, HEIGHT, TILES, Level, encode, strip_path, width
 
 
+def wilson(successes: int, n: int, z: float = 1.96) -> list[float]:
+    """The Wilson score interval of a share (95% for z = 1.96; Wilson 1927), as [low, high]."""
+    if n == 0:
+        return [0.0, 1.0]
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return [round(max(0.0, centre - half), 3), round(min(1.0, centre + half), 3)]
+
+
 def adherence(prompts: Sequence[Prompt], levels: Sequence[Level], thresholds: data.Thresholds) -> dict[str, object]:
+    """Per attribute: the share of levels measuring as asked (``match``, with its Wilson ``ci95``) and ``chance``."""
     measured = [data.measure(level, thresholds) for level in levels]
     out: dict[str, object] = {}
     for attr in data.ATTRIBUTES:
         asked = [getattr(q, attr) for q in prompts]
         got = [m[attr] for m in measured]
-        hit = float(np.mean([a == g for a, g in zip(asked, got, strict=True)]))
+        hits = sum(a == g for a, g in zip(asked, got, strict=True))
         fa, fg = Counter(asked), Counter(got)
         chance = sum(fa[w] / len(asked) * fg[w] / len(got) for w in fa)
-        out[attr] = {"match": round(hit, 3), "chance": round(chance, 3)}
+        out[attr] = {"match": round(hits / len(asked), 3), "ci95": wilson(hits, len(asked)), "chance": round(chance, 3)}
     all_four = np.mean(
         [all(m[a] == getattr(q, a) for a in data.ATTRIBUTES) for q, m in zip(prompts, measured, strict=True)]
     )
@@ -140,6 +152,7 @@ def tile_accuracy(
         "copy_previous_column_baseline": round(copied / max(total, 1), 4),
         "difference_ci95": [round(float(low), 4), round(float(high), 4)],
         "on_changed_tiles": round(changed_correct / max(changed, 1), 4),
+        "on_repeated_tiles": round((correct - changed_correct) / max(copied, 1), 4),
         "changed_by_tile": {
             TILES[t]: [int(n), round(int(ok) / int(n), 3)] for t, (n, ok) in enumerate(by_tile) if n > 0
         },
@@ -185,6 +198,7 @@ def evaluate(
         return {
             "adherence": adherence(grid, levels, thresholds),
             "playability": round(float(np.mean([r.playable for r in chosen])), 3),
+            "playability_ci95": wilson(sum(r.playable for r in chosen), len(chosen)),
             "novelty": novelty(levels, rows),
         }
 
